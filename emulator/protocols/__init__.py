@@ -1,0 +1,1 @@
+"""Device-side protocol engines, each written from its specification (see module docstrings)."""

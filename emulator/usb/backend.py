@@ -1,0 +1,284 @@
+"""``EmulatedUsbBackend``: a pyusb backend (``usb.backend.IBackend``) hosting virtual devices.
+
+Host code finds and drives emulated devices with plain pyusb, ``usb.core.find(backend=...)``,
+exactly as it drives hardware through libusb. Errors are raised as pyusb's libusb1 backend
+raises them: the same class (``USBError``, ``USBTimeoutError``), the libusb error code, the
+errno and libusb's own message, so a host's error handling is exercised for real.
+
+Plugging a device enumerates it at a fresh address, as a real hub does; unplugging makes
+every open handle fail with LIBUSB_ERROR_NO_DEVICE (errno ENODEV).
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import usb.backend
+from usb.core import USBError, USBTimeoutError
+
+from emulator.usb import descriptors as d
+from emulator.usb.device import DeviceGone, EndpointStalled, TransferTimedOut, VirtualUsbDevice
+
+# libusb error codes and the English messages libusb_strerror() gives for them.
+LIBUSB_ERROR_IO = -1
+LIBUSB_ERROR_ACCESS = -3
+LIBUSB_ERROR_NO_DEVICE = -4
+LIBUSB_ERROR_NOT_FOUND = -5
+LIBUSB_ERROR_BUSY = -6
+LIBUSB_ERROR_TIMEOUT = -7
+LIBUSB_ERROR_PIPE = -9
+
+_LIBUSB_ERRORS: dict[int, tuple[str, int]] = {
+    LIBUSB_ERROR_IO: ("Input/Output Error", errno.EIO),
+    LIBUSB_ERROR_ACCESS: ("Access denied (insufficient permissions)", errno.EACCES),
+    LIBUSB_ERROR_NO_DEVICE: ("No such device (it may have been disconnected)", errno.ENODEV),
+    LIBUSB_ERROR_NOT_FOUND: ("Entity not found", errno.ENOENT),
+    LIBUSB_ERROR_BUSY: ("Resource busy", errno.EBUSY),
+    LIBUSB_ERROR_TIMEOUT: ("Operation timed out", errno.ETIMEDOUT),
+    LIBUSB_ERROR_PIPE: ("Pipe error", errno.EPIPE),
+}
+
+T = TypeVar("T")
+
+
+def libusb_error(code: int) -> USBError:
+    """The exception pyusb's libusb1 backend raises for libusb error ``code``."""
+    message, errno_value = _LIBUSB_ERRORS[code]
+    cls = USBTimeoutError if code == LIBUSB_ERROR_TIMEOUT else USBError
+    return cls(message, code, errno_value)
+
+
+class _Handle:
+    """An open device handle: the device plus the interfaces claimed through it."""
+
+    def __init__(self, device: VirtualUsbDevice) -> None:
+        self.device = device
+        self.claimed: set[int] = set()
+        self.address = device.address
+
+
+class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
+    """A USB bus of virtual devices, reachable through pyusb.
+
+    >>> backend = EmulatedUsbBackend()
+    >>> backend.plug(meter)                     # enumerates at a new address
+    >>> usb.core.find(idVendor=0x1A79, backend=backend)
+    """
+
+    def __init__(self, bus: int = 1) -> None:
+        self.bus_number = bus
+        self._lock = threading.Lock()
+        self._devices: dict[int, VirtualUsbDevice] = {}  # port -> device
+        self._addresses = itertools.count(2)
+        self._ports = itertools.count(1)
+
+    # ---- the bench: plugging and unplugging ---------------------------------------------
+
+    def plug(self, device: VirtualUsbDevice, port: int | None = None) -> VirtualUsbDevice:
+        """Plug ``device`` in (on ``port``, or the next free one). Returns it."""
+        with self._lock:
+            for old_port, plugged in list(self._devices.items()):
+                if plugged is device:
+                    if device.connected:
+                        raise ValueError("that device is already plugged in; unplug it first")
+                    del self._devices[old_port]  # it dropped off the bus (a link fault)
+            if port is None:
+                port = next(p for p in self._ports if p not in self._devices)
+            elif port in self._devices:
+                raise ValueError(f"port {port} already has a device")
+            self._devices[port] = device
+            device.attach(self.bus_number, next(self._addresses), port)
+        return device
+
+    def unplug(self, device: VirtualUsbDevice) -> None:
+        """Pull ``device`` out: open handles fail with ENODEV, enumeration no longer lists it."""
+        with self._lock:
+            for port, candidate in list(self._devices.items()):
+                if candidate is device:
+                    del self._devices[port]
+        device.unplug()
+
+    def replug(self, device: VirtualUsbDevice) -> VirtualUsbDevice:
+        """Unplug and plug back in: the device powers up again at a new address."""
+        self.unplug(device)
+        return self.plug(device)
+
+    @property
+    def devices(self) -> list[VirtualUsbDevice]:
+        with self._lock:
+            return list(self._devices.values())
+
+    # ---- error mapping ------------------------------------------------------------------
+
+    @staticmethod
+    def _call(fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(*args)
+        except DeviceGone:
+            raise libusb_error(LIBUSB_ERROR_NO_DEVICE) from None
+        except TransferTimedOut:
+            raise libusb_error(LIBUSB_ERROR_TIMEOUT) from None
+        except EndpointStalled:
+            raise libusb_error(LIBUSB_ERROR_PIPE) from None
+
+    @staticmethod
+    def _live(handle: _Handle) -> VirtualUsbDevice:
+        """The handle's device, if it is still the same attachment (not unplugged/replugged)."""
+        device = handle.device
+        if not device.connected or device.address != handle.address:
+            raise libusb_error(LIBUSB_ERROR_NO_DEVICE)
+        return device
+
+    # ---- enumeration and descriptors (cached, no I/O, as libusb) ------------------------
+
+    def enumerate_devices(self) -> list[VirtualUsbDevice]:
+        with self._lock:
+            return [dev for dev in self._devices.values() if dev.connected]
+
+    def get_parent(self, dev: VirtualUsbDevice) -> None:
+        return None
+
+    def get_device_descriptor(self, dev: VirtualUsbDevice) -> d.DeviceDescriptor:
+        parsed = dev.parsed_device_descriptor()
+        return d.DeviceDescriptor(
+            **{
+                **parsed.__dict__,
+                "bus": dev.bus,
+                "address": dev.address,
+                "port_number": dev.port,
+                "port_numbers": (dev.port,),
+                "speed": dev.speed,
+            }
+        )
+
+    def _config(self, dev: VirtualUsbDevice, config: int) -> d.ConfigurationDescriptor:
+        configs = dev.parsed_configurations()
+        if config >= len(configs):
+            raise IndexError(f"Invalid configuration index {config}")
+        return configs[config]
+
+    def get_configuration_descriptor(
+        self, dev: VirtualUsbDevice, config: int
+    ) -> d.ConfigurationDescriptor:
+        return self._config(dev, config)
+
+    def get_interface_descriptor(
+        self, dev: VirtualUsbDevice, intf: int, alt: int, config: int
+    ) -> d.InterfaceDescriptor:
+        numbers = self._config(dev, config).interface_numbers()
+        if intf >= len(numbers):
+            raise IndexError(f"Invalid interface index {intf}")
+        alternates = self._config(dev, config).interfaces[numbers[intf]]
+        if alt >= len(alternates):  # usb.core iterates alternates until IndexError
+            raise IndexError(f"Invalid alternate setting index {alt}")
+        return alternates[alt]
+
+    def get_endpoint_descriptor(
+        self, dev: VirtualUsbDevice, ep: int, intf: int, alt: int, config: int
+    ) -> d.EndpointDescriptor:
+        interface = self.get_interface_descriptor(dev, intf, alt, config)
+        if ep >= len(interface.endpoints):
+            raise IndexError(f"Invalid endpoint index {ep}")
+        return interface.endpoints[ep]
+
+    # ---- handles ------------------------------------------------------------------------
+
+    def open_device(self, dev: VirtualUsbDevice) -> _Handle:
+        if not dev.connected:
+            raise libusb_error(LIBUSB_ERROR_NO_DEVICE)
+        return _Handle(dev)
+
+    def close_device(self, dev_handle: _Handle) -> None:
+        dev_handle.claimed.clear()  # libusb_close never fails
+
+    def set_configuration(self, dev_handle: _Handle, config_value: int) -> None:
+        self._call(self._live(dev_handle).control, 0x00, 0x09, config_value, 0, b"")
+
+    def get_configuration(self, dev_handle: _Handle) -> int:
+        answer = self._call(self._live(dev_handle).control, 0x80, 0x08, 0, 0, 1)
+        return (answer or b"\x00")[0]
+
+    def set_interface_altsetting(self, dev_handle: _Handle, intf: int, altsetting: int) -> None:
+        self._call(self._live(dev_handle).control, 0x01, 0x0B, altsetting, intf, b"")
+
+    def claim_interface(self, dev_handle: _Handle, intf: int) -> None:
+        device = self._live(dev_handle)
+        if intf in device.kernel_bound:  # as Linux usbfs answers while usbhid owns it
+            raise libusb_error(LIBUSB_ERROR_BUSY)
+        dev_handle.claimed.add(intf)
+
+    def release_interface(self, dev_handle: _Handle, intf: int) -> None:
+        dev_handle.claimed.discard(intf)
+        self._live(dev_handle)
+
+    # ---- transfers ----------------------------------------------------------------------
+
+    def _write(
+        self, dev_handle: _Handle, ep: int, intf: int, data: array.array[int], timeout: int
+    ) -> int:
+        device = self._live(dev_handle)
+        if intf not in dev_handle.claimed:
+            raise libusb_error(LIBUSB_ERROR_NOT_FOUND)
+        return self._call(device.write_out, ep, bytes(data))
+
+    def _read(
+        self, dev_handle: _Handle, ep: int, intf: int, buff: array.array[int], timeout: int
+    ) -> int:
+        device = self._live(dev_handle)
+        if intf not in dev_handle.claimed:
+            raise libusb_error(LIBUSB_ERROR_NOT_FOUND)
+        packet = self._call(device.read_in, ep, len(buff) * buff.itemsize, timeout)
+        buff[: len(packet)] = array.array(buff.typecode, packet)
+        return len(packet)
+
+    bulk_write = intr_write = _write
+    bulk_read = intr_read = _read
+
+    def ctrl_transfer(
+        self,
+        dev_handle: _Handle,
+        bmRequestType: int,
+        bRequest: int,
+        wValue: int,
+        wIndex: int,
+        data: array.array[int],
+        timeout: int,
+    ) -> int:
+        device = self._live(dev_handle)
+        size = len(data) * data.itemsize
+        if bmRequestType & 0x80:  # IN: fill the caller's buffer
+            answer = self._call(device.control, bmRequestType, bRequest, wValue, wIndex, size)
+            payload = bytes(answer or b"")[:size]
+            data[: len(payload)] = array.array(data.typecode, payload)
+            return len(payload)
+        self._call(device.control, bmRequestType, bRequest, wValue, wIndex, bytes(data))
+        return size
+
+    def clear_halt(self, dev_handle: _Handle, ep: int) -> None:
+        self._call(self._live(dev_handle).control, 0x02, 0x01, 0, ep, b"")
+
+    def reset_device(self, dev_handle: _Handle) -> None:
+        device = dev_handle.device
+        if not device.connected or device.address != dev_handle.address:
+            raise libusb_error(LIBUSB_ERROR_NOT_FOUND)  # libusb: the device re-enumerated
+        device.attach(device.bus, device.address, device.port)
+
+    def is_kernel_driver_active(self, dev_handle: _Handle, intf: int) -> bool:
+        return intf in self._live(dev_handle).kernel_bound
+
+    def detach_kernel_driver(self, dev_handle: _Handle, intf: int) -> None:
+        device = self._live(dev_handle)
+        if intf not in device.kernel_bound:
+            raise libusb_error(LIBUSB_ERROR_NOT_FOUND)
+        device.kernel_bound.discard(intf)
+
+    def attach_kernel_driver(self, dev_handle: _Handle, intf: int) -> None:
+        device = self._live(dev_handle)
+        if intf in dev_handle.claimed:
+            raise libusb_error(LIBUSB_ERROR_BUSY)
+        device.kernel_bound.add(intf)

@@ -1,0 +1,1 @@
+"""HTTP routes of the mock cloud, one module per API area (auth, data sets, data)."""

@@ -1,0 +1,60 @@
+"""The running mock cloud: settings, database engine, clock, and transactions.
+
+One ``Cloud`` backs one app (``app.state.cloud``). Test fixtures use ``create_user`` to make
+accounts in-process, and may replace ``clock`` to move time (token expiry). SQLite allows one
+writer at a time, and an in-memory database is a single shared connection, so on SQLite
+transactions are serialised with a lock; PostgreSQL runs them concurrently and relies on the
+database's constraints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mock_cloud import accounts
+from mock_cloud.settings import CloudSettings
+from mock_cloud.storage import open_engine
+from mock_cloud.timestamps import Clock, system_clock
+
+
+class Cloud:
+    """The state behind one mock cloud app."""
+
+    def __init__(self, settings: CloudSettings, *, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock: Clock = clock
+        self.engine: Engine = open_engine(settings.db_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._lock: contextlib.AbstractContextManager[object] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
+
+    def now(self) -> datetime:
+        """The current time by this cloud's clock."""
+        return self.clock()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A database session in one transaction: committed on success, rolled back on error."""
+        with self._lock, self._sessions.begin() as session:
+            yield session
+
+    def create_user(self, email: str, password: str) -> str:
+        """Create an account (email already verified) and return its userid.
+
+        Raises ``DuplicateEmailError`` if the email is taken and ``InvalidAccountError`` if
+        the email or password is malformed (both are ``ValueError``).
+        """
+        with self.transaction() as session:
+            user = accounts.create_user(session, email, password, now=self.now())
+            return user.userid
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()

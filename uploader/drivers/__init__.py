@@ -1,0 +1,61 @@
+"""Device drivers, one small module per device family, and detection of connected devices.
+
+To add a driver: write ``uploader/drivers/<family>.py`` with a class implementing
+``uploader.drivers.base.Driver`` and a ``supports(vendor_id, product_id)`` function, then
+list it in ``USB_DRIVERS`` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from uploader.device_spec import UsbSelector
+from uploader.drivers import contour_usb
+from uploader.drivers.base import Driver
+from uploader.errors import AmbiguousDevice, DeviceNotFound
+from uploader.transports.usb import UsbBackend, UsbDeviceInfo, find_devices
+
+
+@dataclass(frozen=True)
+class UsbDriverEntry:
+    family: str
+    supports: Callable[[int, int], bool]
+    factory: Callable[[UsbDeviceInfo, int], Driver]
+
+
+USB_DRIVERS: tuple[UsbDriverEntry, ...] = (
+    UsbDriverEntry("Contour USB meters", contour_usb.supports, contour_usb.ContourUsbDriver),
+)
+
+
+def _entry_for(vendor_id: int, product_id: int) -> UsbDriverEntry | None:
+    return next((e for e in USB_DRIVERS if e.supports(vendor_id, product_id)), None)
+
+
+def supported_usb(vendor_id: int, product_id: int) -> bool:
+    return _entry_for(vendor_id, product_id) is not None
+
+
+def detect_usb(selector: UsbSelector, backend: UsbBackend, timeout_ms: int = 5000) -> Driver:
+    """The driver for the one supported device ``selector`` picks; clear errors otherwise."""
+    candidates = find_devices(
+        backend, lambda vid, pid: selector.matches_ids(vid, pid) and supported_usb(vid, pid)
+    )
+    if selector.serial_number is not None:
+        candidates = [c for c in candidates if c.serial_number == selector.serial_number]
+    if not candidates:
+        wanted = "supported device" if selector.vendor_id is None else f"device matching {selector}"
+        families = ", ".join(e.family for e in USB_DRIVERS)
+        raise DeviceNotFound(f"No {wanted} was found on USB (supported: {families}).")
+    if len(candidates) > 1:
+        listed = "; ".join(
+            f"usb:{c.vendor_id:04x}:{c.product_id:04x}:{c.serial_number or '?'} "
+            f"({c.product or 'unknown'})"
+            for c in candidates
+        )
+        raise AmbiguousDevice(f"{len(candidates)} matching devices are plugged in: {listed}.")
+    chosen = candidates[0]
+    entry = _entry_for(chosen.vendor_id, chosen.product_id)
+    assert entry is not None  # filtered above
+    return entry.factory(chosen, timeout_ms)

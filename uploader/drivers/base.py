@@ -1,0 +1,35 @@
+"""The driver contract: what every device driver does, in the lifecycle's fixed steps.
+
+A driver is one small module per device family (``uploader.drivers.contour_usb``...). Its
+class docstring lists the supported models and features. The session calls, in order:
+``connect`` (and pair), ``identify``, ``fetch``, and always ``disconnect``. Methods are
+coroutines so that Bluetooth drivers (bleak is asyncio) and USB drivers (pyusb blocks; they
+run their I/O in a worker thread) look the same to the session.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from uploader.progress import Progress
+from uploader.records import DeviceData, DeviceIdentity
+
+
+class Driver(ABC):
+    """One device, reached through one transport."""
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open the transport (claim the USB interface, connect and pair over BLE)."""
+
+    @abstractmethod
+    async def identify(self) -> DeviceIdentity:
+        """Model, serial number, firmware and clock."""
+
+    @abstractmethod
+    async def fetch(self, progress: Progress) -> DeviceData:
+        """Every record the device holds (drivers with cursors take only the new ones)."""
+
+    @abstractmethod
+    async def disconnect(self) -> None:
+        """Release the device. Must not raise: it runs after failures too."""

@@ -1,0 +1,2 @@
+"""Normalization: device records (``uploader.records``) to Tidepool datums
+(``uploader.datamodel``)."""

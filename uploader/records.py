@@ -1,0 +1,52 @@
+"""Device records as drivers deliver them: device-neutral, in device time, before normalization.
+
+Drivers translate their protocol's records into these types; ``uploader.normalize`` turns
+them into Tidepool datums. Keeping this layer lets several drivers (a USB and a Bluetooth
+meter, say) share one normalization, and lets the uploader count what it read before
+deciding what to upload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    manufacturer: str
+    model: str
+    serial_number: str
+    firmware_version: str
+    device_id: str
+    """Tidepool ``deviceId``: unique to the device and the same at every upload."""
+    tags: tuple[str, ...]
+    """Tidepool ``deviceTags``: bgm, cgm, insulin-pump."""
+    clock: datetime | None = None
+    """The device's own clock at identification, in its wall-clock time."""
+
+
+@dataclass(frozen=True)
+class BgReading:
+    """One fingerstick result."""
+
+    device_time: datetime
+    value: float
+    units: Literal["mg/dL", "mmol/L"]
+    out_of_range: Literal["low", "high"] | None = None
+    threshold_mg_dl: int | None = None
+    """The measuring-range bound the device reported for a LO/HI result, in mg/dL."""
+    control_solution: bool = False
+
+
+@dataclass
+class DeviceData:
+    """Everything one read of a device produced."""
+
+    identity: DeviceIdentity
+    readings: list[BgReading] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Things the user should know about the read (skipped records, oddities)."""
+    link_stats: dict[str, int] = field(default_factory=dict)
+    """Transmission statistics: frames resent, duplicates dropped..."""

@@ -1,0 +1,101 @@
+"""Local sync state in SQLite: which device records are safely in which cloud account.
+
+Kept per account (cloud URL and user id) and device (Tidepool deviceId): the key of every
+record the cloud was *verified* to hold, and a log of runs. Keys are written only after
+verification succeeded, in one transaction, so an interrupted run leaves the state as it
+was and the next run uploads what is missing (the cloud's deduplication absorbs anything
+that did arrive). A record's key is its identity on the device (type, device time and
+value), independent of the timezone chosen for the upload.
+
+Default location: ``$DIAHIL_STATE_DIR`` or ``$XDG_STATE_HOME/diahil`` (``~/.local/state/diahil``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploaded_record (
+    account    TEXT NOT NULL,
+    device_id  TEXT NOT NULL,
+    record_key TEXT NOT NULL,
+    data_set_id TEXT NOT NULL,
+    verified_at TEXT NOT NULL,
+    PRIMARY KEY (account, device_id, record_key)
+);
+CREATE TABLE IF NOT EXISTS run (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    account     TEXT NOT NULL,
+    device_id   TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    summary     TEXT NOT NULL
+);
+"""
+
+
+def default_state_path() -> Path:
+    base = os.environ.get("DIAHIL_STATE_DIR")
+    if base:
+        return Path(base) / "uploader.sqlite3"
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "diahil" / "uploader.sqlite3"
+
+
+def record_key(datum: dict[str, Any]) -> str:
+    """A device record's identity: type, deviceTime and the type's value fields."""
+    identity = {k: datum.get(k) for k in ("type", "subType", "deviceTime", "units", "value")}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+
+class SyncState:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path)
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def uploaded_keys(self, account: str, device_id: str) -> set[str]:
+        rows = self._db.execute(
+            "SELECT record_key FROM uploaded_record WHERE account = ? AND device_id = ?",
+            (account, device_id),
+        )
+        return {row[0] for row in rows}
+
+    def mark_verified(
+        self, account: str, device_id: str, keys: Iterable[str], data_set_id: str
+    ) -> None:
+        now = datetime.now(UTC).isoformat()
+        with self._db:  # one transaction: all or nothing
+            self._db.executemany(
+                "INSERT OR IGNORE INTO uploaded_record VALUES (?, ?, ?, ?, ?)",
+                [(account, device_id, key, data_set_id, now) for key in keys],
+            )
+
+    def log_run(self, account: str, device_id: str, status: str, summary: dict[str, Any]) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO run (account, device_id, finished_at, status, summary) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (account, device_id, datetime.now(UTC).isoformat(), status, json.dumps(summary)),
+            )
+
+    def last_run(self, account: str, device_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT finished_at, status, summary FROM run WHERE account = ? AND device_id = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (account, device_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return {"finished_at": row[0], "status": row[1], "summary": json.loads(row[2])}

@@ -1,0 +1,1 @@
+"""How the uploader reaches devices: pyusb for USB (bleak for Bluetooth LE comes later)."""
