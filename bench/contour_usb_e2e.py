@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from emulator.timing import FAST, MODES, Timing, timing_mode
 from emulator.usb import EmulatedUsbBackend
 from hil.cloud import CloudServer
 from hil.devices import plug_contour_meter
@@ -36,14 +37,16 @@ PHASES = {
 TIMEZONE = "America/New_York"
 
 
-def one_run(readings: int) -> tuple[float, dict[str, float]]:
+def one_run(readings: int, timing: Timing = FAST) -> tuple[float, dict[str, float]]:
     with (
         tempfile.TemporaryDirectory(prefix="diahil-bench-") as tmp,
         CloudServer(f"sqlite:///{Path(tmp) / 'cloud.sqlite3'}") as server,
     ):
         account = server.create_account("bench@example.test", "benchmark-password")
         bus = EmulatedUsbBackend()
-        meter = plug_contour_meter(bus, TIMEZONE, count=readings, memory_capacity=readings)
+        meter = plug_contour_meter(
+            bus, TIMEZONE, count=readings, memory_capacity=readings, timing=timing
+        )
         harness = UploadHarness(
             cloud_url=server.base_url,
             account=account,
@@ -66,14 +69,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000])
+    parser.add_argument("--timing", choices=sorted(MODES), default=FAST.name)
     args = parser.parse_args()
+    timing = timing_mode(args.timing)
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; emulator timing: {timing.name}"
     )
     print("| readings | total s | records/s | " + " | ".join(PHASES) + " |")
     print("|---:|---:|---:|" + "---:|" * len(PHASES))
     for size in args.sizes:
-        runs = [one_run(size) for _ in range(args.repeat)]
+        runs = [one_run(size, timing) for _ in range(args.repeat)]
         elapsed = statistics.median(r[0] for r in runs)
         median_run = min(runs, key=lambda r: abs(r[0] - elapsed))
         shares = " | ".join(

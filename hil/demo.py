@@ -20,7 +20,7 @@ from hil.cloud import CloudReader, CloudServer
 from hil.devices import plug_contour_meter
 from hil.harness import UploadHarness
 from hil.oracle import compare_with_ledger, expected_smbg
-from uploader.cli import RichProgress, print_summary, report_error
+from uploader.console_output import RichProgress, print_summary, report_error
 from uploader.errors import UploaderError
 
 

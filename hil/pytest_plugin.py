@@ -3,15 +3,18 @@
 Options:
     --hil-target=emulated|bench   where devices come from (bench needs a rig: a later issue)
     --hil-timezone=ZONE           the person's timezone for device clocks and uploads
+    --hil-timing=fast|realistic   emulated devices answer at once (default) or at hardware pace
 
 Fixtures:
     hil_target        the target name
     hil_timezone      the IANA timezone of the test person
+    hil_timing        the emulators' timing mode (``emulator.timing.Timing``)
     mock_cloud        the mock cloud in-process (ASGI transport, in-memory SQLite)
     mock_cloud_server the mock cloud under uvicorn on a free port (SQLite file in tmp_path)
     cloud_account     an account on ``mock_cloud``
     usb_bus           an emulated USB bus (a pyusb backend)
-    contour_meter     a Contour Next USB with 90 days of history, plugged into ``usb_bus``
+    contour_meter     a Contour Next USB with 90 days of history, plugged into ``usb_bus``,
+                      at the ``--hil-timing`` pace
     uploader          an ``UploadHarness``: the real uploader bound to all of the above
     cloud_reader      reads what ``mock_cloud`` holds, over HTTP, independently of the uploader
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.timing import FAST, MODES, Timing, timing_mode
 from emulator.usb import EmulatedUsbBackend
 from hil.cloud import Account, CloudReader, CloudServer, InProcessCloud
 from hil.devices import EmulatedUsbMeter, plug_contour_meter
@@ -45,6 +49,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=DEFAULT_TIMEZONE,
         help=f"IANA timezone of the test person (default {DEFAULT_TIMEZONE})",
     )
+    group.addoption(
+        "--hil-timing",
+        choices=sorted(MODES),
+        default=FAST.name,
+        help="emulated devices answer at once (fast, default) or at the real devices' pace",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,6 +73,11 @@ def hil_target(pytestconfig: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def hil_timezone(pytestconfig: pytest.Config) -> str:
     return str(pytestconfig.getoption("--hil-timezone"))
+
+
+@pytest.fixture(scope="session")
+def hil_timing(pytestconfig: pytest.Config) -> Timing:
+    return timing_mode(str(pytestconfig.getoption("--hil-timing")))
 
 
 @pytest.fixture
@@ -94,8 +109,10 @@ def usb_bus() -> EmulatedUsbBackend:
 
 
 @pytest.fixture
-def contour_meter(usb_bus: EmulatedUsbBackend, hil_timezone: str) -> EmulatedUsbMeter:
-    return plug_contour_meter(usb_bus, hil_timezone, seed=1, days=90)
+def contour_meter(
+    usb_bus: EmulatedUsbBackend, hil_timezone: str, hil_timing: Timing
+) -> EmulatedUsbMeter:
+    return plug_contour_meter(usb_bus, hil_timezone, seed=1, days=90, timing=hil_timing)
 
 
 @pytest.fixture

@@ -31,3 +31,15 @@ def test_unknown_target_is_refused(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--hil-target=cloud9")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*invalid choice: 'cloud9'*"])
+
+
+def test_timing_option_reaches_the_emulated_meter(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_pace(hil_timing, contour_meter):
+            assert hil_timing.name == "realistic"
+            assert contour_meter.device.timing.response_delay_s > 0
+        """
+    )
+    result = pytester.runpytest("--hil-timing=realistic", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

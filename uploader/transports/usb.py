@@ -134,8 +134,7 @@ class UsbTransport:
             if self._kernel_driver_active():
                 self._dev.detach_kernel_driver(interface)
                 self._detached = True
-            self._dev.set_configuration()
-            config = self._dev.get_active_configuration()
+            config = self._configuration()
             intf = config[(interface, 0)]
             usb.util.claim_interface(self._dev, interface)
         except usb.core.USBError as exc:
@@ -143,6 +142,17 @@ class UsbTransport:
         self._ep_in = self._endpoint(intf, usb.util.ENDPOINT_IN)
         self._ep_out = self._endpoint(intf, usb.util.ENDPOINT_OUT)
         self.packet_size = int(self._ep_in.wMaxPacketSize)
+
+    def _configuration(self) -> Any:
+        """The active configuration; the first one is set only if none is (setting it again
+        makes some devices reset)."""
+        try:
+            return self._dev.get_active_configuration()
+        except usb.core.USBError as exc:
+            if exc.errno is not None:
+                raise
+        self._dev.set_configuration()
+        return self._dev.get_active_configuration()
 
     def _kernel_driver_active(self) -> bool:
         try:
