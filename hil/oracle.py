@@ -87,6 +87,12 @@ class LedgerComparison:
     def exact(self) -> bool:
         return not (self.missing or self.duplicated or self.unexpected or self.wrong)
 
+    def assert_exact(self) -> int:
+        """Fail (AssertionError naming the differences) unless exact; the number matched."""
+        if not self.exact:
+            raise AssertionError(f"the cloud differs from the device's ledger: {self}")
+        return self.matched
+
     def __str__(self) -> str:
         parts = [f"{self.matched}/{self.expected} matched"]
         for name in ("missing", "duplicated", "unexpected", "wrong"):

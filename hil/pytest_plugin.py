@@ -17,11 +17,13 @@ Fixtures:
                       at the ``--hil-timing`` pace
     uploader          an ``UploadHarness``: the real uploader bound to all of the above
     cloud_reader      reads what ``mock_cloud`` holds, over HTTP, independently of the uploader
+    ledger_check      ``ledger_check(meter)``: the cloud account's smbg data against the meter's
+                      ledger (``hil.oracle``); ``.assert_exact()`` fails naming any difference
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ from emulator.usb import EmulatedUsbBackend
 from hil.cloud import Account, CloudReader, CloudServer, InProcessCloud
 from hil.devices import EmulatedUsbMeter, plug_contour_meter
 from hil.harness import UploadHarness
+from hil.oracle import LedgerComparison, compare_with_ledger, expected_smbg
 
 TARGETS = ("emulated", "bench")
 DEFAULT_TIMEZONE = "America/New_York"
@@ -101,6 +104,17 @@ def cloud_account(mock_cloud: InProcessCloud) -> Account:
 @pytest.fixture
 def cloud_reader(mock_cloud: InProcessCloud) -> CloudReader:
     return CloudReader(mock_cloud.base_url, transport=mock_cloud.transport())
+
+
+@pytest.fixture
+def ledger_check(
+    cloud_reader: CloudReader, cloud_account: Account, hil_timezone: str
+) -> Callable[[EmulatedUsbMeter], LedgerComparison]:
+    def check(meter: EmulatedUsbMeter) -> LedgerComparison:
+        held = cloud_reader.data(cloud_account, type="smbg")
+        return compare_with_ledger(expected_smbg(meter.model, hil_timezone), held)
+
+    return check
 
 
 @pytest.fixture

@@ -53,24 +53,25 @@ class DataQuery:
     latest: bool = False
 
 
+def _known_values(
+    reader: QueryReader, name: str, known: frozenset[str], what: str
+) -> list[str] | None:
+    """A comma list parameter whose every value is in ``known``; 400 naming the others."""
+    values = reader.csv(name)
+    if values is not None:
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise bad_request(
+                f"query parameter '{name}' has unknown {what}(s) {', '.join(unknown)}; "
+                f"known {what}s: {', '.join(sorted(known))}"
+            )
+    return values
+
+
 def parse_data_query(reader: QueryReader) -> DataQuery:
     """Read and check the query parameters; 400 naming the bad parameter."""
-    types = reader.csv("type")
-    if types is not None:
-        unknown = sorted(set(types) - SPEC_DATA_TYPES)
-        if unknown:
-            raise bad_request(
-                f"query parameter 'type' has unknown data type(s) {', '.join(unknown)}; "
-                f"known types: {', '.join(sorted(SPEC_DATA_TYPES))}"
-            )
-    sub_types = reader.csv("subType")
-    if sub_types is not None:
-        unknown = sorted(set(sub_types) - SPEC_SUB_TYPES)
-        if unknown:
-            raise bad_request(
-                f"query parameter 'subType' has unknown sub type(s) {', '.join(unknown)}; "
-                f"known sub types: {', '.join(sorted(SPEC_SUB_TYPES))}"
-            )
+    types = _known_values(reader, "type", SPEC_DATA_TYPES, "data type")
+    sub_types = _known_values(reader, "subType", SPEC_SUB_TYPES, "sub type")
     start = reader.date_time("startDate")
     end = reader.date_time("endDate")
     if start is not None and end is not None and start > end:

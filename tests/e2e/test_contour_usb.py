@@ -1,10 +1,14 @@
 """End to end: an emulated Contour meter, the real uploader over pyusb, the mock cloud.
 
-Every test judges the result by the meter's own ledger (``hil.oracle``), read back from
-the cloud over HTTP: nothing lost, nothing duplicated, every value and time right.
+Every test judges the result by the meter's own ledger (``hil.oracle`` through the
+``ledger_check`` fixture), read back from the cloud over HTTP: nothing lost, nothing
+duplicated, every value and time right.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +19,7 @@ from emulator.usb import EmulatedUsbBackend
 from hil.cloud import Account, CloudReader, CloudServer
 from hil.devices import EmulatedUsbMeter, plug_contour_meter
 from hil.harness import UploadHarness
-from hil.oracle import compare_with_ledger, expected_smbg
+from hil.oracle import LedgerComparison, compare_with_ledger, expected_smbg
 from uploader.errors import (
     AmbiguousDevice,
     AuthenticationFailed,
@@ -27,23 +31,15 @@ from uploader.errors import (
 )
 from uploader.state import SyncState
 
-
-def assert_cloud_equals_ledger(
-    reader: CloudReader, account: Account, meter: EmulatedUsbMeter, tz: str
-) -> int:
-    comparison = compare_with_ledger(
-        expected_smbg(meter.model, tz), reader.data(account, type="smbg")
-    )
-    assert comparison.exact, str(comparison)
-    return comparison.matched
+LedgerCheck = Callable[[EmulatedUsbMeter], LedgerComparison]
 
 
 def test_the_cloud_holds_exactly_the_meters_ledger(
     contour_meter: EmulatedUsbMeter,
     uploader: UploadHarness,
+    ledger_check: LedgerCheck,
     cloud_reader: CloudReader,
     cloud_account: Account,
-    hil_timezone: str,
 ) -> None:
     result = uploader.upload(contour_meter.device_spec)
     ledger = contour_meter.model.ledger()
@@ -52,13 +48,12 @@ def test_the_cloud_holds_exactly_the_meters_ledger(
     assert result.records_read == len(ledger) > 90 * 3
     assert result.control_solution_skipped == controls > 0
     assert result.verification is not None and result.verification.ok
-    matched = assert_cloud_equals_ledger(cloud_reader, cloud_account, contour_meter, hil_timezone)
-    assert matched == len(ledger) - controls
+    assert ledger_check(contour_meter).assert_exact() == len(ledger) - controls
     (data_set,) = cloud_reader.data_sets(cloud_account)
     assert data_set["deviceSerialNumber"] == contour_meter.model.serial_number
     assert data_set["deviceModel"] == "Contour Next USB"
     assert data_set["timeProcessing"] == "across-the-board-timezone"
-    assert data_set["timezone"] == hil_timezone
+    assert data_set["timezone"] == uploader.timezone
 
 
 def test_second_upload_has_no_new_data_and_sends_nothing(
@@ -78,11 +73,7 @@ def test_second_upload_has_no_new_data_and_sends_nothing(
 
 
 def test_a_new_reading_is_the_only_thing_sent_next_time(
-    contour_meter: EmulatedUsbMeter,
-    uploader: UploadHarness,
-    cloud_reader: CloudReader,
-    cloud_account: Account,
-    hil_timezone: str,
+    contour_meter: EmulatedUsbMeter, uploader: UploadHarness, ledger_check: LedgerCheck
 ) -> None:
     uploader.upload()
     contour_meter.model.measure(142)
@@ -93,15 +84,15 @@ def test_a_new_reading_is_the_only_thing_sent_next_time(
         1,
         0,
     )
-    assert_cloud_equals_ledger(cloud_reader, cloud_account, contour_meter, hil_timezone)
+    ledger_check(contour_meter).assert_exact()
 
 
 def test_unplug_mid_transfer_loses_nothing_and_the_next_run_uploads_once(
     contour_meter: EmulatedUsbMeter,
     uploader: UploadHarness,
+    ledger_check: LedgerCheck,
     cloud_reader: CloudReader,
     cloud_account: Account,
-    hil_timezone: str,
 ) -> None:
     contour_meter.faults.add(UnplugAfterBytes(64 * 40))  # well inside the results
     with pytest.raises(DeviceDisconnected) as caught:
@@ -124,15 +115,11 @@ def test_unplug_mid_transfer_loses_nothing_and_the_next_run_uploads_once(
     contour_meter.plug()  # the user plugs it back in
     result = uploader.upload()
     assert result.status == "uploaded" and result.duplicates == 0
-    assert_cloud_equals_ledger(cloud_reader, cloud_account, contour_meter, hil_timezone)
+    ledger_check(contour_meter).assert_exact()
 
 
 def test_a_corrupted_frame_is_naked_and_resent(
-    contour_meter: EmulatedUsbMeter,
-    uploader: UploadHarness,
-    cloud_reader: CloudReader,
-    cloud_account: Account,
-    hil_timezone: str,
+    contour_meter: EmulatedUsbMeter, uploader: UploadHarness, ledger_check: LedgerCheck
 ) -> None:
     contour_meter.faults.add(CorruptChecksum(frame=7, times=2))
     result = uploader.upload()
@@ -141,7 +128,7 @@ def test_a_corrupted_frame_is_naked_and_resent(
         "corrupted checksum of frame 7 (send 2)",
     ]
     assert result.link_stats["naks_sent"] == 2
-    assert_cloud_equals_ledger(cloud_reader, cloud_account, contour_meter, hil_timezone)
+    ledger_check(contour_meter).assert_exact()
 
 
 def test_a_meter_that_keeps_failing_gives_a_clear_error(
@@ -154,22 +141,20 @@ def test_a_meter_that_keeps_failing_gives_a_clear_error(
     with pytest.raises(DeviceCommunicationError) as caught:
         uploader.upload()
     assert caught.value.step is Step.FETCH
-    assert "transmission errors" in caught.value.message or "failed" in caught.value.message
+    # Both ends give up after the sixth damaged copy (E1381), the uploader with a clear message.
+    assert "record 13 of the transfer failed 6 times in a row" in caught.value.message
+    assert contour_meter.faults.fired[-1] == "corrupted checksum of frame 12 (send 6)"
     assert cloud_reader.data(cloud_account) == []
 
 
 def test_a_late_report_is_asked_for_again_and_not_duplicated(
-    contour_meter: EmulatedUsbMeter,
-    uploader: UploadHarness,
-    cloud_reader: CloudReader,
-    cloud_account: Account,
-    hil_timezone: str,
+    contour_meter: EmulatedUsbMeter, uploader: UploadHarness, ledger_check: LedgerCheck
 ) -> None:
     contour_meter.faults.add(DelayInReport(report=30, seconds=0.4))
     result = uploader.upload(device_timeout_ms=150)
     assert result.link_stats["naks_sent"] >= 1
     assert result.link_stats["duplicates_dropped"] >= 1
-    assert_cloud_equals_ledger(cloud_reader, cloud_account, contour_meter, hil_timezone)
+    ledger_check(contour_meter).assert_exact()
 
 
 def test_a_stalled_meter_is_a_clear_error(
@@ -182,31 +167,28 @@ def test_a_stalled_meter_is_a_clear_error(
 
 
 def test_memory_that_wrapped_uploads_what_the_meter_still_holds(
-    usb_bus: EmulatedUsbBackend,
-    uploader: UploadHarness,
-    cloud_reader: CloudReader,
-    cloud_account: Account,
-    hil_timezone: str,
+    usb_bus: EmulatedUsbBackend, uploader: UploadHarness, ledger_check: LedgerCheck
 ) -> None:
-    meter = plug_contour_meter(usb_bus, hil_timezone, days=90, memory_capacity=120)
+    meter = plug_contour_meter(usb_bus, uploader.timezone, days=90, memory_capacity=120)
     assert len(meter.model.ledger()) == 120 and meter.model.memory.overwritten > 300
     uploader.upload()
-    assert_cloud_equals_ledger(cloud_reader, cloud_account, meter, hil_timezone)
+    ledger_check(meter).assert_exact()
 
 
 def test_a_meter_set_to_mmol_per_litre(
     usb_bus: EmulatedUsbBackend,
     uploader: UploadHarness,
+    ledger_check: LedgerCheck,
     cloud_reader: CloudReader,
     cloud_account: Account,
-    hil_timezone: str,
 ) -> None:
-    meter = plug_contour_meter(usb_bus, hil_timezone, days=120, seed=11, unit=GlucoseUnit.MMOL_L)
+    meter = plug_contour_meter(
+        usb_bus, uploader.timezone, days=120, seed=11, unit=GlucoseUnit.MMOL_L
+    )
     assert any(r.out_of_range for r in meter.model.ledger())
     uploader.upload()
-    held = cloud_reader.data(cloud_account, type="smbg")
-    assert {d["units"] for d in held} == {"mmol/L"}
-    assert_cloud_equals_ledger(cloud_reader, cloud_account, meter, hil_timezone)
+    assert {d["units"] for d in cloud_reader.data(cloud_account, type="smbg")} == {"mmol/L"}
+    ledger_check(meter).assert_exact()
 
 
 def test_realistic_timing_still_uploads_and_a_too_short_timeout_is_named(
@@ -221,10 +203,10 @@ def test_realistic_timing_still_uploads_and_a_too_short_timeout_is_named(
 
 
 def test_two_meters_need_a_serial_to_choose(
-    usb_bus: EmulatedUsbBackend, uploader: UploadHarness, hil_timezone: str
+    usb_bus: EmulatedUsbBackend, uploader: UploadHarness
 ) -> None:
-    first = plug_contour_meter(usb_bus, hil_timezone, serial_number="7390-1111111", days=5)
-    plug_contour_meter(usb_bus, hil_timezone, serial_number="7390-2222222", days=5, seed=2)
+    first = plug_contour_meter(usb_bus, uploader.timezone, serial_number="7390-1111111", days=5)
+    plug_contour_meter(usb_bus, uploader.timezone, serial_number="7390-2222222", days=5, seed=2)
     with pytest.raises(AmbiguousDevice, match="2 matching devices") as caught:
         uploader.upload("usb")
     assert "7390-1111111" in caught.value.message and "7390-2222222" in caught.value.message
@@ -243,16 +225,13 @@ def test_wrong_password_fails_before_the_meter_is_touched(
     contour_meter: EmulatedUsbMeter, uploader: UploadHarness
 ) -> None:
     with pytest.raises(AuthenticationFailed) as caught:
-        uploader.upload(password="not the password")
+        uploader.upload(password="not-the-password")
     assert caught.value.step is Step.LOGIN
     assert contour_meter.device.bytes_transferred == 0
 
 
 def test_over_real_http_to_a_uvicorn_cloud(
-    mock_cloud_server: CloudServer,
-    usb_bus: EmulatedUsbBackend,
-    hil_timezone: str,
-    tmp_path: pytest.TempPathFactory,
+    mock_cloud_server: CloudServer, usb_bus: EmulatedUsbBackend, hil_timezone: str, tmp_path: Path
 ) -> None:
     account = mock_cloud_server.create_account("sam@example.test", "another-long-password")
     meter = plug_contour_meter(usb_bus, hil_timezone, days=30, seed=5)
@@ -260,11 +239,10 @@ def test_over_real_http_to_a_uvicorn_cloud(
         cloud_url=mock_cloud_server.base_url,
         account=account,
         timezone=hil_timezone,
-        state_path=tmp_path / "state.sqlite3",  # type: ignore[operator]
+        state_path=tmp_path / "state.sqlite3",
         usb_backend=usb_bus,
     )
     assert harness.upload().status == "uploaded"
     assert harness.upload().status == "no-new-data"
-    assert_cloud_equals_ledger(
-        CloudReader(mock_cloud_server.base_url), account, meter, hil_timezone
-    )
+    held = CloudReader(mock_cloud_server.base_url).data(account, type="smbg")
+    compare_with_ledger(expected_smbg(meter.model, hil_timezone), held).assert_exact()

@@ -193,7 +193,7 @@ def test_a_meter_that_keeps_sending_bad_frames_is_given_up_on(
         exchange += [{"from": "meter", "hex": bad.hex()}, {"from": "host", "hex": "15"}]
     exchange.append({"from": "meter", "hex": bad.hex()})
     receiver = E1381Receiver(ScriptedMeter(exchange))
-    with pytest.raises(ProtocolError, match="failed 6 times in a row"):
+    with pytest.raises(ProtocolError, match="record 1 of the transfer failed 6 times in a row"):
         list(receiver.frames())
 
 

@@ -131,8 +131,8 @@ class E1381Receiver:
                 failures += 1
                 if failures >= self.max_retries:
                     raise ProtocolError(
-                        f"Frame {expected % 8} of the meter's data failed {failures} times "
-                        f"in a row (last: {problem})."
+                        f"The meter kept sending damaged data: record {expected} of the "
+                        f"transfer failed {failures} times in a row (last: {problem})."
                     ) from None
                 self.naks_sent += 1
                 self.link.send(bytes([NAK]))
