@@ -1,7 +1,9 @@
-"""Accounts: creating users, checking credentials, and the user object the API returns.
+"""Accounts: creating users, checking credentials (with lockout), and the user object.
 
-The user object follows reference/auth/models/user.v1.yaml (``userid``, ``username``,
-``emails``, ``emailVerified``, ``roles``, ``createdTime``). Email addresses are compared
+``authenticate`` checks an email and password, applies ``lockout``, and upgrades an old
+password hash (scrypt, or argon2 with other costs) on a successful login. The user object
+follows reference/auth/models/user.v1.yaml (``userid``, ``username``, ``emails``,
+``emailVerified``, ``roles``, ``createdTime``). Email addresses are compared
 case-insensitively; passwords follow reference/common/models/password.v1.yaml (8 to 72
 characters, no whitespace).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mock_cloud import passwords
+from mock_cloud import lockout, passwords
 from mock_cloud.ids import new_user_id
 from mock_cloud.tables import UserRow
 from mock_cloud.timestamps import format_utc_ms, from_db, to_db
@@ -92,18 +95,41 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> UserRow | None:
-    """The account if ``email``/``password`` match one, else None (in similar time)."""
+@dataclass(frozen=True)
+class LoginResult:
+    """What a login attempt found: the user if it succeeded, the lock end if locked."""
+
+    user: UserRow | None
+    locked_until: datetime | None = None
+    just_locked: bool = False
+
+
+def authenticate(
+    session: Session, email: str, password: str, *, now: datetime, policy: lockout.LockoutPolicy
+) -> LoginResult:
+    """Check credentials (in similar time for unknown accounts) and update the lockout state.
+
+    Returns without raising so that the caller commits the failure count before answering.
+    """
     try:
         username = normalise_email(email)
     except InvalidAccountError:
         passwords.waste_equal_time(password)
-        return None
+        return LoginResult(None)
     user = session.scalar(select(UserRow).where(UserRow.username == username))
     if user is None:
         passwords.waste_equal_time(password)
-        return None
-    return user if passwords.verify_password(password, user.password_hash) else None
+        return LoginResult(None)
+    until = lockout.locked_until(user, now)
+    if until is not None:
+        return LoginResult(None, locked_until=until)
+    if not passwords.verify_password(password, user.password_hash):
+        until = lockout.record_failure(user, now, policy)
+        return LoginResult(None, locked_until=until, just_locked=until is not None)
+    lockout.record_success(user)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    return LoginResult(user)
 
 
 def user_json(user: UserRow) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Command line of the mock cloud: ``serve`` and ``add-user``.
+"""Command line of the mock cloud: ``serve`` (``--test-mode`` mounts the fault API) and
+``add-user``.
 
 Mounted by the project CLI as ``diahil cloud ...``; also runs alone as
 ``python -m mock_cloud.cli``. Operator errors (a bad database URL, a taken email, a port in
@@ -65,16 +66,35 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free).")] = 8009,
     db: DbOption = DEFAULT_DB_URL,
+    test_mode: Annotated[
+        bool,
+        typer.Option(
+            "--test-mode",
+            help="Mount the fault-injection admin API (/admin/...). Never on a shared server.",
+        ),
+    ] = False,
+    show_open_data: Annotated[
+        bool,
+        typer.Option(
+            "--show-open-data",
+            help="Show data of normal data sets before they are closed (the platform hides it).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the mock cloud over HTTP until interrupted."""
     try:
-        web_app = create_app(CloudSettings(db_url=db))
+        web_app = create_app(
+            CloudSettings(db_url=db, test_mode=test_mode, hide_open_data=not show_open_data)
+        )
     except (StorageError, ValueError) as error:
         raise _fail(str(error)) from None
     sock = _listen(host, port)
     bound_port = sock.getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
-    typer.echo(f"mock cloud serving on http://{url_host}:{bound_port} (database {safe_url(db)})")
+    mode = ", TEST MODE: fault API at /admin/" if test_mode else ""
+    typer.echo(
+        f"mock cloud serving on http://{url_host}:{bound_port} (database {safe_url(db)}{mode})"
+    )
     server = uvicorn.Server(uvicorn.Config(web_app, log_level="warning"))
     try:
         server.run(sockets=[sock])

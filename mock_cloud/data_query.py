@@ -3,7 +3,9 @@ docs/quick-start/fetching-device-data.md).
 
 Filters: ``type`` and ``subType`` (comma lists, any match), ``startDate``/``endDate``
 (RFC 3339, inclusive, compared with the datum's ``time``), ``deviceId``, ``uploadId`` and
-``latest`` (only the most recent datum of each type). Results are the stored datums plus
+``latest`` (only the most recent datum of each type). Only active datums are returned: not
+those superseded by a newer copy, nor those of a ``normal`` data set that is still open
+when the cloud hides open data. Results are the stored datums plus
 the data sets' upload records (type ``upload``, when the type filter allows it and no
 ``subType`` filter is given), sorted by time ascending.
 """
@@ -22,7 +24,7 @@ from mock_cloud.datatypes import SPEC_DATA_TYPES, SPEC_SUB_TYPES
 from mock_cloud.errors import bad_request
 from mock_cloud.ids import is_upload_id
 from mock_cloud.query_params import QueryReader
-from mock_cloud.tables import DataSetRow, DatumRow
+from mock_cloud.tables import ACTIVE, DataSetRow, DatumRow
 from mock_cloud.timestamps import to_db
 
 UPLOAD_TYPE = "upload"
@@ -97,8 +99,8 @@ def parse_data_query(reader: QueryReader) -> DataQuery:
     )
 
 
-def _datum_select(userid: str, query: DataQuery) -> Select[DatumRow] | None:
-    statement = select(DatumRow).where(DatumRow.userid == userid)
+def datum_select(userid: str, query: DataQuery) -> Select[DatumRow] | None:
+    statement = select(DatumRow).where(DatumRow.userid == userid, DatumRow.status == ACTIVE)
     if query.types is not None:
         datum_types = sorted(query.types - {UPLOAD_TYPE})
         if not datum_types:
@@ -161,7 +163,7 @@ def _uploads(session: Session, statement: Select[DataSetRow], latest: bool) -> l
 def run_data_query(session: Session, userid: str, query: DataQuery) -> list[dict[str, Any]]:
     """The matching datums and upload records, sorted by time ascending."""
     keyed: list[tuple[datetime, int, int, dict[str, Any]]] = []
-    datum_statement = _datum_select(userid, query)
+    datum_statement = datum_select(userid, query)
     if datum_statement is not None:
         for datum in _datums(session, datum_statement, query.latest):
             keyed.append((datum.time, 1, datum.pk, datum.document))

@@ -5,7 +5,9 @@ sent when opening it, plus ``id`` and ``uploadId`` (the same 32-hex value), ``ty
 "upload"``, ``state`` (``open`` or ``closed``; also given as the platform's ``dataState``),
 ``byUser``, ``createdTime`` and, once changed, ``modifiedTime``. A closed set takes no more
 data and no other change; closing it again is accepted, so a client may retry a close
-whose response it lost.
+whose response it lost. Closing a set makes its pending data visible (``data_store``);
+deleting one removes its data and brings back the copies its data had superseded.
+Opening a set for a device linked to another account is refused (``devices``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from mock_cloud import data_store, devices
 from mock_cloud.bodies import validate_body
 from mock_cloud.dataset_models import SERVER_OWNED_DATA_SET_FIELDS, NewDataSet, UpdateDataSet
-from mock_cloud.dedup import DEFAULT_DEDUPLICATOR, DEFAULT_DEDUPLICATOR_VERSION
+from mock_cloud.dedup import DEDUP_HASH, DEFAULT_DEDUPLICATOR, DEFAULT_DEDUPLICATOR_VERSION
 from mock_cloud.errors import ApiError, bad_request
 from mock_cloud.ids import is_data_set_id, new_object_id
 from mock_cloud.problems import unknown_field
-from mock_cloud.tables import DataSetRow, DatumRow
+from mock_cloud.tables import ACTIVE, DataSetRow, DatumRow
 from mock_cloud.timestamps import format_utc_ms, from_db, parse_rfc3339, to_db
 
 OPEN = "open"
@@ -73,6 +76,7 @@ def create_data_set(
     deduplicator.setdefault("name", DEFAULT_DEDUPLICATOR)
     deduplicator.setdefault("version", DEFAULT_DEDUPLICATOR_VERSION)
     document["deduplicator"] = deduplicator
+    devices.refuse_if_linked_elsewhere(session, document, owner)
     row = DataSetRow(
         id=new_object_id(),
         userid=owner,
@@ -85,6 +89,7 @@ def create_data_set(
         created_time=to_db(now),
         modified_time=None,
         document=document,
+        data_set_type=body.dataSetType,
     )
     session.add(row)
     session.flush()
@@ -118,10 +123,8 @@ def check_data_set_id(data_set_id: str) -> None:
         )
 
 
-def get_owned(
-    session: Session, data_set_id: str, userid: str, *, for_update: bool = False
-) -> DataSetRow:
-    """The data set, if it exists (404) and belongs to ``userid`` (403)."""
+def get_data_set(session: Session, data_set_id: str, *, for_update: bool = False) -> DataSetRow:
+    """The data set (400 if the id is malformed, 404 if there is none)."""
     check_data_set_id(data_set_id)
     query = select(DataSetRow).where(DataSetRow.id == data_set_id)
     if for_update:
@@ -132,10 +135,6 @@ def get_owned(
             404,
             f"data set {data_set_id} does not exist (it may have been deleted); "
             "create one with POST /v1/users/{userId}/data_sets",
-        )
-    if row.userid != userid:
-        raise ApiError(
-            403, f"data set {data_set_id} belongs to another user; you may not access it"
         )
     return row
 
@@ -169,8 +168,11 @@ def require_open(row: DataSetRow) -> None:
         )
 
 
-def apply_update(row: DataSetRow, update: UpdateDataSet, now: datetime) -> None:
-    """Apply a validated update; 409 if the set is closed (unless it is a repeated close)."""
+def apply_update(session: Session, row: DataSetRow, update: UpdateDataSet, now: datetime) -> None:
+    """Apply a validated update; 409 if the set is closed (unless it is a repeated close).
+
+    Closing the set makes its pending data visible.
+    """
     new_state = update.state or update.dataState
     others = update.model_fields_set - {"state", "dataState"}
     if row.state == CLOSED:
@@ -184,10 +186,13 @@ def apply_update(row: DataSetRow, update: UpdateDataSet, now: datetime) -> None:
         row.device_id = update.deviceId
     if update.time is not None:
         row.time = to_db(parse_rfc3339(update.time))
+    closing = new_state == CLOSED and row.state != CLOSED
     if new_state is not None:
         row.state = new_state
     row.document = document
     row.modified_time = to_db(now)
+    if closing:
+        data_store.activate(session, row)
 
 
 def delete_data_set(session: Session, row: DataSetRow) -> int:
@@ -195,6 +200,30 @@ def delete_data_set(session: Session, row: DataSetRow) -> int:
     count = session.scalar(
         select(func.count()).select_from(DatumRow).where(DatumRow.data_set_id == row.id)
     )
+    owner = row.userid
+    superseding: list[str] = []
+    if row.deduplicator == DEDUP_HASH:
+        superseding = list(
+            session.scalars(
+                select(DatumRow.identity_hash).where(
+                    DatumRow.data_set_id == row.id, DatumRow.status == ACTIVE
+                )
+            )
+        )
     session.execute(delete(DatumRow).where(DatumRow.data_set_id == row.id))
     session.delete(row)
+    session.flush()
+    data_store.reactivate_after_delete(session, owner, superseding)
     return int(count or 0)
+
+
+def datum_counts(session: Session, data_set_ids: list[str]) -> dict[str, int]:
+    """How many datums each data set holds (any status), by id."""
+    if not data_set_ids:
+        return {}
+    rows = session.execute(
+        select(DatumRow.data_set_id, func.count())
+        .where(DatumRow.data_set_id.in_(data_set_ids))
+        .group_by(DatumRow.data_set_id)
+    ).all()
+    return {data_set_id: int(count) for data_set_id, count in rows}

@@ -4,10 +4,18 @@ A datum's identity hash is the SHA-256 of canonical JSON (sorted keys, no spaces
 numbers written as integers) of its identity fields: for every type ``type``, ``deviceId``
 and ``time`` normalised to UTC with millisecond precision; then per type the fields in
 ``IDENTITY_FIELDS``, or, for types not listed there, every field except the bookkeeping
-ones. Data sets using ``DEDUP_HASH`` store a datum only if its owner does not already have
-one with the same hash, so re-sending a chunk (say after a lost response) adds nothing;
-``DEDUP_NONE`` stores everything. (Deduplicator names: docs/quick-start/uploading-device-data
-and reference/data/models/deduplicatordescriptor.v1.yaml.)
+ones. The table follows the platform's identity fields (blood values: units and value;
+bolus and device events: the sub-type; basal: the delivery type) so that a record a device
+reported again with new figures (a bolus that was still running at the last upload, a temp
+basal that since ended) is the same datum, and adds what keeps simultaneous events apart
+(an smbg's sub-type; a device event's alarm type, prime target and status).
+
+How identities are used (``data_store``): with ``DEDUP_HASH`` a user holds at most one
+active copy of each identity. A re-send into the same data set (say after a lost response)
+adds nothing, and when a newer data set holds the same identity its copy becomes the active
+one, as the platform's ``device.deactivate.hash`` does. ``DEDUP_NONE`` stores everything.
+(Deduplicator names: docs/quick-start/uploading-device-data and
+reference/data/models/deduplicatordescriptor.v1.yaml.)
 """
 
 from __future__ import annotations
@@ -31,6 +39,11 @@ COMMON_IDENTITY_FIELDS = ("type", "deviceId", "time")
 IDENTITY_FIELDS: Mapping[str, tuple[str, ...]] = {
     "smbg": ("units", "value", "subType"),
     "cbg": ("units", "value"),
+    "bolus": ("subType",),
+    "basal": ("deliveryType",),
+    "deviceEvent": ("subType", "alarmType", "primeTarget", "status"),
+    "pumpSettings": (),
+    "wizard": (),
 }
 """Type-specific identity fields; a type not listed here uses all non-bookkeeping fields."""
 

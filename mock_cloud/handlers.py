@@ -2,19 +2,24 @@
 
 Replaces FastAPI's default 422 validation responses with 400s, renders ``ApiError``, gives
 unknown paths and methods JSON 404/405s, and turns anything unexpected into a JSON 500 (a
-bug in the mock cloud, never the client's input).
+bug in the mock cloud, never the client's input). Under ``/ui/`` a browser asking for HTML
+gets the same message as a small HTML page. A connection dropped on purpose by a fault is
+not a bug and is not logged.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mock_cloud.errors import ApiError, error_body
+from mock_cloud.faults.middleware import ConnectionDropped
 from mock_cloud.problems import label, short_json
 
 _log = logging.getLogger(__name__)
@@ -22,8 +27,25 @@ _log = logging.getLogger(__name__)
 _PLACES = {"query": "query parameter", "path": "path parameter", "header": "header", "body": "body"}
 
 
-async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+def _wants_html(request: Request) -> bool:
+    return request.url.path.startswith("/ui/") and "text/html" in request.headers.get("accept", "")
+
+
+def _html_error(status: int, message: str, headers: Mapping[str, str] | None) -> HTMLResponse:
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{status}: diahil mock cloud</title>"
+        '<link rel="stylesheet" href="/ui/static/style.css"></head>'
+        f'<body><main class="error"><h1>{status}</h1><p class="message">'
+        f'{html.escape(message)}</p><p><a href="/ui/">Home</a></p></main></body></html>'
+    )
+    return HTMLResponse(page, status_code=status, headers=dict(headers) if headers else None)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
     error = exc if isinstance(exc, ApiError) else ApiError(500, str(exc))
+    if _wants_html(request):
+        return _html_error(error.status, error.message, error.headers)
     return JSONResponse(
         error_body(error.status, error.message, error.errors),
         status_code=error.status,
@@ -44,7 +66,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(400, message), status_code=400)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
     headers = exc.headers if isinstance(exc, StarletteHTTPException) else None
     if status == 404:
@@ -57,10 +79,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     else:
         detail = exc.detail if isinstance(exc, StarletteHTTPException) else ""
         message = str(detail) or "request failed"
+    if _wants_html(request):
+        return _html_error(status, message, headers)
     return JSONResponse(error_body(status, message), status_code=status, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ConnectionDropped):
+        return JSONResponse(error_body(500, str(exc)), status_code=500)
     _log.exception("unexpected error in %s %s", request.method, request.url.path)
     return JSONResponse(
         error_body(

@@ -16,6 +16,7 @@ USER_ID_PATTERN = re.compile(
 )
 DATA_SET_ID_PATTERN = re.compile(r"^(upid_[0-9a-f]{12}|upid_[0-9a-f]{32}|[0-9a-f]{32})$")
 UPLOAD_ID_PATTERN = re.compile(r"^([0-9a-f]{32}|upid_[0-9a-f]{12})$")
+OBJECT_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 
 def new_object_id() -> str:
@@ -41,3 +42,8 @@ def is_data_set_id(text: str) -> bool:
 def is_upload_id(text: str) -> bool:
     """Whether ``text`` has the form of an upload id."""
     return UPLOAD_ID_PATTERN.match(text) is not None
+
+
+def is_object_id(text: str) -> bool:
+    """Whether ``text`` has the form of an id made by ``new_object_id``."""
+    return OBJECT_ID_PATTERN.match(text) is not None

@@ -3,8 +3,9 @@
 Besides malformed JSON this refuses what Python's ``json`` module would let through but the
 storage or the response encoder could not handle: NaN and infinities (including number
 literals too large for a float), lone UTF-16 surrogates, NUL characters (PostgreSQL text
-cannot hold them) and absurd nesting. Every refusal is a 400 (413 for a body over
-``MAX_BODY_BYTES``) with a message saying what to fix, never a 500 later on.
+cannot hold them) and absurd nesting. Every refusal is a 400 with a message saying what to
+fix, never a 500 later on. (Bodies over the size limit are refused earlier, with a 413, by
+``body_limit``.)
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-from mock_cloud.errors import ApiError, bad_request
+from mock_cloud.errors import bad_request
 from mock_cloud.problems import pointer
 
 MAX_DEPTH = 32
-MAX_BODY_BYTES = 64 * 1024 * 1024
-"""Largest request body read (a full 1000-datum chunk is a few megabytes)."""
 
 
 class _NonFinite(ValueError):
@@ -122,23 +121,6 @@ def parse_json_bytes(raw: bytes) -> Any:
     return document
 
 
-def _too_large() -> ApiError:
-    return ApiError(
-        413,
-        f"request body is larger than {MAX_BODY_BYTES} bytes; send the data in smaller chunks",
-    )
-
-
 async def read_json_body(request: Request) -> Any:
-    """FastAPI dependency: the request body parsed as JSON (400/413 on any problem)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    return parse_json_bytes(b"".join(chunks))
+    """FastAPI dependency: the request body parsed as JSON (400 on any problem)."""
+    return parse_json_bytes(await request.body())

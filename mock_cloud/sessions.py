@@ -2,7 +2,8 @@
 
 A token is ``secrets.token_urlsafe`` randomness handed to the client once; the database
 keeps only its SHA-256, so a leaked database does not leak live sessions. Tokens expire
-``token_ttl_seconds`` after login; logout deletes them.
+``token_ttl_seconds`` after login; logout deletes them; ``expire_all`` (the fault API's
+"token expiry now") ends every live session at once, as a server-side expiry would.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from mock_cloud.tables import SessionRow, UserRow
@@ -72,3 +73,13 @@ def revoke(session: Session, token: str) -> bool:
         return False
     session.delete(row)
     return True
+
+
+def expire_all(session: Session, *, now: datetime) -> int:
+    """Make every live token expire at ``now``; returns how many there were."""
+    result = session.execute(
+        update(SessionRow)
+        .where(SessionRow.expires_time > to_db(now))
+        .values(expires_time=to_db(now))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

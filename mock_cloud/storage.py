@@ -1,9 +1,12 @@
 """Opening the database named by a URL: SQLite (file or in-memory) or PostgreSQL.
 
-In-memory SQLite (``sqlite://``) lives in one connection shared by all threads, so it uses
-``StaticPool``; SQLite files get a generous busy timeout. Foreign keys are enforced on
-SQLite as they are on PostgreSQL, so both behave alike. Any problem opening the database
-becomes a ``StorageError`` with a one-line message for the operator.
+PostgreSQL goes through psycopg 3: ``postgresql://`` and ``postgres://`` URLs are read as
+``postgresql+psycopg://``. In-memory SQLite (``sqlite://``) lives in one connection shared
+by all threads, so it uses ``StaticPool``; SQLite files get a generous busy timeout.
+Foreign keys are enforced on SQLite as they are on PostgreSQL, so both behave alike. Any
+problem opening the database becomes a ``StorageError`` with a one-line message for the
+operator. The schema is created and migrated by ``migrate.upgrade`` (Alembic) before the
+engine is handed out.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from mock_cloud.tables import Base
+from mock_cloud import migrate
 
 URL_EXAMPLES = "sqlite:///diahil-cloud.sqlite3, sqlite:// (in memory) or postgresql://user@host/db"
+_POSTGRES_ALIASES = ("postgresql", "postgres", "postgresql+psycopg")
 
 
 class StorageError(RuntimeError):
@@ -39,12 +43,20 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_engine(db_url: str) -> Engine:
-    """Create the engine for ``db_url`` and make sure the schema exists."""
+def normalise_url(db_url: str) -> URL:
+    """The SQLAlchemy URL for ``db_url``, with PostgreSQL URLs using the psycopg 3 driver."""
     try:
-        url = make_url(db_url)
+        url = make_url(db_url.strip())
     except ArgumentError:
         raise StorageError(f"invalid database URL {db_url!r}; use e.g. {URL_EXAMPLES}") from None
+    if url.drivername in _POSTGRES_ALIASES:
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def open_engine(db_url: str) -> Engine:
+    """Create the engine for ``db_url`` and bring its schema to the newest revision."""
+    url = normalise_url(db_url)
     try:
         if url.get_backend_name() == "sqlite":
             if url.database in (None, "", ":memory:"):
@@ -57,7 +69,12 @@ def open_engine(db_url: str) -> Engine:
                 )
             event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+            )
     except NoSuchModuleError:
         raise StorageError(
             f"unsupported database URL {safe_url(url)!r}; use e.g. {URL_EXAMPLES}"
@@ -69,9 +86,9 @@ def open_engine(db_url: str) -> Engine:
     except ArgumentError as error:
         raise StorageError(f"invalid database URL {safe_url(url)!r}: {error}") from None
     try:
-        Base.metadata.create_all(engine)
+        migrate.upgrade(engine)
     except SQLAlchemyError as error:
         engine.dispose()
-        reason = getattr(error, "orig", None) or error
+        reason = " ".join(str(getattr(error, "orig", None) or error).split())
         raise StorageError(f"cannot open database {safe_url(url)!r}: {reason}") from None
     return engine

@@ -3,7 +3,9 @@
 The chunk is refused as a whole if any datum is invalid (nothing is stored), and the client
 learns about every problem at once: one entry per problem with a JSON pointer such as
 ``/3/value`` or ``/0/annotations/0/code``. The ``type`` of each datum picks its model from
-the registry; an unknown type is a problem at ``/<i>/type`` that lists the supported types.
+the registry (and, for bolus, basal and deviceEvent, its ``subType``/``deliveryType``); an
+unknown type or sub-type is a problem at that field that lists the supported values. Rules
+between fields (``relation_problems``) are checked once the fields themselves are valid.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mock_cloud.datatypes import DATUM_MODELS, SPEC_DATA_TYPES, BaseDatum, supported_types
+from mock_cloud.datatypes import (
+    DATUM_MODELS,
+    SPEC_DATA_TYPES,
+    SPEC_SUB_TYPES,
+    BaseDatum,
+    Variants,
+    supported_types,
+)
 from mock_cloud.datatypes.common import NOT_YET_SUPPORTED_FIELDS, SERVER_OWNED_FIELDS
 from mock_cloud.errors import Problem
 from mock_cloud.jsonbody import describe_json_type
@@ -58,6 +67,36 @@ def _type_problem(index: int, datum: dict[str, Any]) -> Problem | None:
     return None
 
 
+def _variant(index: int, datum: dict[str, Any], variants: Variants) -> type[BaseDatum] | Problem:
+    kind = datum["type"]
+    field = variants.field
+    known = ", ".join(sorted(variants.models))
+    value = datum.get(field)
+    if field not in datum:
+        return make_problem(
+            "value-not-exists",
+            f"{field} is required for {kind} (one of {known})",
+            [index, field],
+        )
+    if not isinstance(value, str):
+        return make_problem(
+            "type-not-string", f"{field} must be a string (one of {known})", [index, field]
+        )
+    model = variants.models.get(value)
+    if model is not None:
+        return model
+    if value in SPEC_SUB_TYPES:
+        return make_problem(
+            "type-not-supported",
+            f"{kind} {field} {value!r} is not supported by this mock cloud yet "
+            f"(supported: {known})",
+            [index, field],
+        )
+    return make_problem(
+        "value-not-allowed", f"unknown {kind} {field} {value!r} (one of {known})", [index, field]
+    )
+
+
 def _explainer(model: type[BaseDatum]) -> ExtraFieldExplainer:
     def explain(name: str) -> tuple[str, str]:
         if name in SERVER_OWNED_FIELDS:
@@ -73,11 +112,17 @@ def _explainer(model: type[BaseDatum]) -> ExtraFieldExplainer:
         allowed = ", ".join(model.allowed_fields())
         return (
             "field-unknown",
-            f"unknown field {name!r} for data type {model.DATA_TYPE} "
+            f"unknown field {name!r} for data type {_kind(model)} "
             f"(check its spelling; allowed fields: {allowed})",
         )
 
     return explain
+
+
+def _kind(model: type[BaseDatum]) -> str:
+    sub = model.model_fields.get("subType") or model.model_fields.get("deliveryType")
+    args: tuple[object, ...] = getattr(sub.annotation, "__args__", ()) if sub else ()
+    return f"{model.DATA_TYPE} ({args[0]})" if len(args) == 1 else model.DATA_TYPE
 
 
 def validate_datum(index: int, datum: Any) -> list[Problem]:
@@ -93,12 +138,22 @@ def validate_datum(index: int, datum: Any) -> list[Problem]:
     type_problem = _type_problem(index, datum)
     if type_problem is not None:
         return [type_problem]
-    model = DATUM_MODELS[datum["type"]]
+    entry = DATUM_MODELS[datum["type"]]
+    if isinstance(entry, Variants):
+        chosen = _variant(index, datum, entry)
+        if not isinstance(chosen, type):
+            return [chosen]
+        model = chosen
+    else:
+        model = entry
     try:
-        model.model_validate(datum)
+        instance = model.model_validate(datum)
     except ValidationError as error:
         return from_validation_error(error, prefix=[index], explain_extra=_explainer(model))
-    return []
+    return [
+        make_problem(relation.code, relation.detail, [index, *relation.path])
+        for relation in instance.relation_problems()
+    ]
 
 
 def validate_chunk(datums: Sequence[Any]) -> tuple[int, list[Problem]]:

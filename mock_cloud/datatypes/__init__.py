@@ -9,7 +9,15 @@ from mock_cloud.datatypes.registry import (
     DATUM_MODELS,
     SPEC_DATA_TYPES,
     SPEC_SUB_TYPES,
+    Variants,
     supported_types,
 )
 
-__all__ = ["DATUM_MODELS", "SPEC_DATA_TYPES", "SPEC_SUB_TYPES", "BaseDatum", "supported_types"]
+__all__ = [
+    "DATUM_MODELS",
+    "SPEC_DATA_TYPES",
+    "SPEC_SUB_TYPES",
+    "BaseDatum",
+    "Variants",
+    "supported_types",
+]

@@ -8,11 +8,16 @@ docs/device-data/oor-values.md), ``origin`` (common/models/origin.v1.yaml), ``pa
 ``notes``, ``tags`` and the deprecated client ``guid``. Fields the server sets (``id``,
 ``uploadId``, ``createdTime``, ...) are refused with a message saying so; unknown fields
 are refused so that client typos are caught.
+
+Rules that tie fields together (``expectedNormal`` not below ``normal``, ...) are checked
+after the fields themselves, by each model's ``relation_problems``, so that every problem
+still points at one field.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -135,6 +140,15 @@ class Origin(BaseModel):
     payload: Opt[JsonObject] = None
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A problem with how fields of a valid-looking datum fit together."""
+
+    path: tuple[str | int, ...]
+    code: str
+    detail: str
+
+
 Note = Annotated[StrictStr, Field(min_length=1, max_length=1000)]
 Tag = Annotated[StrictStr, Field(min_length=1, max_length=100)]
 
@@ -200,6 +214,10 @@ class BaseDatum(BaseModel):
                 "length-out-of-range", f"payload must be at most {MAX_OBJECT_BYTES} bytes"
             )
         return payload
+
+    def relation_problems(self) -> list[Relation]:
+        """Problems between fields; none for a type without such rules."""
+        return []
 
     @classmethod
     def allowed_fields(cls) -> list[str]:

@@ -38,8 +38,19 @@ def _number(value: Any) -> Any:
     return value
 
 
-Number = Annotated[int | float, PlainValidator(_number)]
+Number = Annotated[int | float, PlainValidator(_number, json_schema_input_type=float)]
 """A JSON number (integer or not), never a boolean or a numeric string."""
+
+
+def in_range(low: float, high: float) -> AfterValidator:
+    """A validator requiring ``low <= value <= high``, failing with value-out-of-range."""
+
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            raise custom_error("value-out-of-range", f"must be between {low:g} and {high:g}")
+        return value
+
+    return AfterValidator(check)
 
 
 def matching(pattern: str, description: str) -> AfterValidator:

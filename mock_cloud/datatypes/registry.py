@@ -1,7 +1,9 @@
-"""The registry of datum types: type name to pydantic model.
+"""The registry of datum types: type name to pydantic model, or to variants by sub-type.
 
-A new data type (cbg, bolus, basal, deviceEvent, pumpSettings, ...) is a module beside
-``smbg.py`` plus one entry in ``_MODELS``. ``SPEC_DATA_TYPES`` and ``SPEC_SUB_TYPES`` are the
+A type with one shape (smbg, cbg, pumpSettings, wizard) maps to its model; a type whose
+shape depends on a field (bolus by ``subType``, basal by ``deliveryType``, deviceEvent by
+``subType``) maps to ``Variants``. A new data type is a module beside ``smbg.py`` plus one
+entry here. ``SPEC_DATA_TYPES`` and ``SPEC_SUB_TYPES`` are the
 full vocabularies of the spec (reference/data/models/datatype.v1.yaml and
 datasubtype.v1.yaml), used to tell "not a Tidepool type" from "not supported here yet" and
 to check query parameters.
@@ -10,15 +12,37 @@ to check query parameters.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
+from mock_cloud.datatypes.basal import BASAL_DELIVERY_TYPES
+from mock_cloud.datatypes.bolus import BOLUS_SUBTYPES
+from mock_cloud.datatypes.cbg import Cbg
 from mock_cloud.datatypes.common import BaseDatum
+from mock_cloud.datatypes.device_event import DEVICE_EVENT_SUBTYPES
+from mock_cloud.datatypes.pump_settings import PumpSettings
 from mock_cloud.datatypes.smbg import Smbg
+from mock_cloud.datatypes.wizard import Wizard
 
-_MODELS: tuple[type[BaseDatum], ...] = (Smbg,)
 
-DATUM_MODELS: Mapping[str, type[BaseDatum]] = MappingProxyType(
-    {model.DATA_TYPE: model for model in _MODELS}
+@dataclass(frozen=True)
+class Variants:
+    """A type whose model is chosen by the value of ``field``."""
+
+    field: str
+    models: Mapping[str, type[BaseDatum]]
+
+
+DATUM_MODELS: Mapping[str, type[BaseDatum] | Variants] = MappingProxyType(
+    {
+        "smbg": Smbg,
+        "cbg": Cbg,
+        "bolus": Variants("subType", BOLUS_SUBTYPES),
+        "basal": Variants("deliveryType", BASAL_DELIVERY_TYPES),
+        "deviceEvent": Variants("subType", DEVICE_EVENT_SUBTYPES),
+        "pumpSettings": PumpSettings,
+        "wizard": Wizard,
+    }
 )
 """Datum types this mock cloud accepts, by ``type``."""
 

@@ -1,6 +1,10 @@
-"""Fixtures for the mock cloud tests: an in-memory cloud, accounts and a sync client.
+"""Fixtures for the mock cloud tests: a cloud, accounts and a sync client.
 
-Password hashing is made cheap here: these tests are about the API;
+The cloud is in-memory SQLite unless a test module asks for both storage backends with
+``pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)``; the
+PostgreSQL runs use a scratch database on ``DIAHIL_TEST_POSTGRES_URL`` (``mockcloud_env``:
+skipped without one, failed in CI). One app per backend serves the whole session and is
+emptied between tests. Password hashing is made cheap here: these tests are about the API;
 ``test_mockcloud_auth`` checks the real hashing cost separately.
 """
 
@@ -23,12 +27,15 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from mockcloud_env import postgres_server_url, scratch_database  # noqa: E402
 from mockcloud_helpers import PASSWORD, Account, Api, FakeClock, Helpers  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "DEFAULT_COST", passwords.ScryptCost(n=2**4, r=1, p=1))
+    monkeypatch.setattr(
+        passwords, "DEFAULT_COST", passwords.Argon2Cost(time_cost=1, memory_cost=8, parallelism=1)
+    )
 
 
 DEFAULT_SETTINGS = CloudSettings(db_url="sqlite://")
@@ -43,26 +50,66 @@ def _wipe(app: FastAPI) -> None:
     cloud.clock = system_clock
 
 
+class SharedApps:
+    """One app and client per backend, built when first needed, closed at the end."""
+
+    def __init__(self) -> None:
+        self.apps: dict[CloudSettings, tuple[FastAPI, Api]] = {}
+        self._exits: list[Callable[[], None]] = []
+
+    def get(self, settings: CloudSettings) -> tuple[FastAPI, Api]:
+        if settings not in self.apps:
+            app = create_app(settings)
+            self.apps[settings] = (app, Api(app))
+        return self.apps[settings]
+
+    def close(self) -> None:
+        for app, client in self.apps.values():
+            client.close()
+            app.state.cloud.close()
+
+
 @pytest.fixture(scope="session")
-def _shared() -> Iterator[tuple[FastAPI, Api]]:
-    """One in-memory cloud and client for the session (building apps per test is slow)."""
-    app = create_app(DEFAULT_SETTINGS)
-    client = Api(app)
-    yield app, client
-    client.close()
-    app.state.cloud.close()
+def _shared() -> Iterator[SharedApps]:
+    """Shared apps (building apps per test is slow)."""
+    shared = SharedApps()
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="session")
+def _postgres_url() -> Iterator[str]:
+    """A scratch PostgreSQL database for the session."""
+    with scratch_database(postgres_server_url()) as url:
+        yield url
 
 
 @pytest.fixture
-def settings() -> CloudSettings:
-    """Override by parametrizing ``settings`` to get a separate app with other settings."""
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend: sqlite unless parametrized (indirectly) with postgresql."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def default_settings(backend: str, request: pytest.FixtureRequest) -> CloudSettings:
+    """The default settings on the test's backend."""
+    if backend == "postgresql":
+        return CloudSettings(db_url=request.getfixturevalue("_postgres_url"))
     return DEFAULT_SETTINGS
 
 
 @pytest.fixture
-def cloud_app(settings: CloudSettings, _shared: tuple[FastAPI, Api]) -> Iterator[FastAPI]:
-    if settings == DEFAULT_SETTINGS:
-        app = _shared[0]
+def settings(default_settings: CloudSettings) -> CloudSettings:
+    """Override by parametrizing ``settings`` to get a separate app with other settings."""
+    return default_settings
+
+
+@pytest.fixture
+def cloud_app(
+    settings: CloudSettings, default_settings: CloudSettings, _shared: SharedApps
+) -> Iterator[FastAPI]:
+    if settings == default_settings:
+        app = _shared.get(settings)[0]
         _wipe(app)
         yield app
         _wipe(app)
@@ -80,10 +127,11 @@ def clock(cloud_app: FastAPI) -> FakeClock:
 
 
 @pytest.fixture
-def api(cloud_app: FastAPI, _shared: tuple[FastAPI, Api]) -> Iterator[Api]:
-    if cloud_app is _shared[0]:
-        yield _shared[1]
-        return
+def api(cloud_app: FastAPI, _shared: SharedApps) -> Iterator[Api]:
+    for app, client in _shared.apps.values():
+        if app is cloud_app:
+            yield client
+            return
     client = Api(cloud_app)
     yield client
     client.close()

@@ -123,6 +123,59 @@ def smbg(value: float = 120, time: str = "2024-05-01T08:00:00Z", **extra: Any) -
     return datum
 
 
+PUMP_ID = "InsuletDash-PMP1"
+
+
+def cbg(value: float = 120, time: str = "2024-05-01T08:00:00Z", **extra: Any) -> dict[str, Any]:
+    """A valid cbg datum."""
+    datum: dict[str, Any] = {
+        "type": "cbg",
+        "units": "mg/dL",
+        "value": value,
+        "time": time,
+        "deviceId": "DexG6-SN1",
+        "timezoneOffset": 120,
+    }
+    datum.update(extra)
+    return datum
+
+
+def bolus(
+    normal: float | None = 2.5, time: str = "2024-05-01T08:00:00Z", **extra: Any
+) -> dict[str, Any]:
+    """A valid normal bolus (``None`` leaves a field out)."""
+    datum: dict[str, Any] = {
+        "type": "bolus",
+        "subType": "normal",
+        "normal": normal,
+        "time": time,
+        "deviceId": PUMP_ID,
+        "timezoneOffset": 120,
+    }
+    datum.update(extra)
+    return {key: value for key, value in datum.items() if value is not None}
+
+
+def basal(
+    rate: float | None = 0.8,
+    time: str = "2024-05-01T00:00:00Z",
+    duration: int = 3_600_000,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A valid scheduled basal (``None`` leaves a field out)."""
+    datum: dict[str, Any] = {
+        "type": "basal",
+        "deliveryType": "scheduled",
+        "rate": rate,
+        "duration": duration,
+        "time": time,
+        "deviceId": PUMP_ID,
+        "timezoneOffset": 120,
+    }
+    datum.update(extra)
+    return {key: value for key, value in datum.items() if value is not None}
+
+
 @dataclass(frozen=True)
 class Helpers:
     """Builders and shortcuts shared by the test modules."""
@@ -130,6 +183,9 @@ class Helpers:
     api: Api
     data_set_body = staticmethod(data_set_body)
     smbg = staticmethod(smbg)
+    cbg = staticmethod(cbg)
+    bolus = staticmethod(bolus)
+    basal = staticmethod(basal)
 
     def open_data_set(self, account: Account, **overrides: Any) -> str:
         response = self.api.post(
@@ -145,6 +201,21 @@ class Helpers:
         return self.api.post(
             f"/v1/datasets/{data_set_id}/data", json=datums, headers=account.headers
         )
+
+    def close(self, account: Account, data_set_id: str) -> None:
+        """Close the data set (its data becomes visible)."""
+        response = self.api.put(
+            f"/v1/datasets/{data_set_id}", json={"state": "closed"}, headers=account.headers
+        )
+        assert response.status_code == 200, response.text
+
+    def store(self, account: Account, datums: Any, **overrides: Any) -> str:
+        """Open a data set, upload ``datums`` (asserting success), close it; its id."""
+        data_set_id = self.open_data_set(account, **overrides)
+        response = self.upload(account, data_set_id, datums)
+        assert response.status_code == 200, response.text
+        self.close(account, data_set_id)
+        return data_set_id
 
     def read(self, account: Account, **params: str) -> list[dict[str, Any]]:
         response = self.api.get(f"/data/{account.userid}", params=params, headers=account.headers)

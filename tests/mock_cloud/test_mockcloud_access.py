@@ -73,6 +73,7 @@ def test_other_users_things_are_forbidden(
     # Alice's data set and data are untouched.
     after = api.get(f"/v1/data_sets/{data_set_id}", headers=alice.headers)
     assert after.json()["state"] == "open"
+    h.close(alice, data_set_id)
     assert len(h.read_data(alice)) == 1
 
 

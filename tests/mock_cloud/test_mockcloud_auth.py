@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 
 import httpx
@@ -10,7 +12,7 @@ from fastapi import FastAPI
 from mockcloud_helpers import PASSWORD, TOKEN_HEADER, Account, Api, FakeClock, basic
 from sqlalchemy import select
 
-from mock_cloud import DuplicateEmailError, InvalidAccountError, passwords
+from mock_cloud import CloudSettings, DuplicateEmailError, InvalidAccountError, passwords
 from mock_cloud.tables import SessionRow, UserRow
 
 
@@ -197,9 +199,134 @@ def test_only_hashes_of_tokens_and_passwords_are_stored(cloud_app: FastAPI, alic
 
 
 def test_password_hashing_with_default_cost() -> None:
-    encoded = passwords.hash_password(PASSWORD, passwords.ScryptCost())
-    assert encoded.startswith("scrypt$16384$8$1$")
+    encoded = passwords.hash_password(PASSWORD, passwords.Argon2Cost())
+    assert encoded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert passwords.verify_password(PASSWORD, encoded)
     assert not passwords.verify_password(PASSWORD + "x", encoded)
     assert passwords.hash_password(PASSWORD) != passwords.hash_password(PASSWORD)
     assert not passwords.verify_password(PASSWORD, "garbage")
+    assert not passwords.verify_password(PASSWORD, "$argon2id$garbage")
+
+
+def _legacy_scrypt(password: str) -> str:
+    """A hash as the foundation mock cloud stored it: scrypt$n$r$p$salt$key."""
+    salt = b"0123456789abcdef"
+    key = hashlib.scrypt(password.encode(), salt=salt, n=2**4, r=1, p=1, dklen=32)
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    return f"scrypt${2**4}$1$1${b64(salt)}${b64(key)}"
+
+
+def test_legacy_scrypt_hash_logs_in_and_is_upgraded_to_argon2(cloud_app: FastAPI, api: Api) -> None:
+    cloud = cloud_app.state.cloud
+    userid = cloud.create_user("old@example.com", PASSWORD)
+    with cloud.transaction() as session:
+        session.get(UserRow, userid).password_hash = _legacy_scrypt(PASSWORD)
+
+    assert (
+        api.post("/auth/login", headers=basic("old@example.com", "wrong-one!")).status_code == 401
+    )
+    assert api.post("/auth/login", headers=basic("old@example.com", PASSWORD)).status_code == 200
+
+    with cloud.transaction() as session:
+        upgraded = session.get(UserRow, userid).password_hash
+    assert upgraded.startswith("$argon2id$")
+    assert passwords.verify_password(PASSWORD, upgraded)
+    assert api.post("/auth/login", headers=basic("old@example.com", PASSWORD)).status_code == 200
+
+
+def _fail_login(api: Api, email: str) -> httpx.Response:
+    return api.post("/auth/login", headers=basic(email, "not-the-password"))
+
+
+def test_five_failed_logins_lock_the_account_for_fifteen_minutes(
+    api: Api, clock: FakeClock, alice: Account
+) -> None:
+    for _ in range(4):
+        assert _fail_login(api, alice.email).status_code == 401
+
+    fifth = _fail_login(api, alice.email)
+
+    assert fifth.status_code == 423
+    message = str(_error(fifth)["message"])
+    assert "locked after 5 failed logins" in message
+    assert "2024-05-01T12:15:00.000Z" in message
+    assert "15 minutes" in message
+    assert fifth.headers["Retry-After"] == "900"
+    assert TOKEN_HEADER not in fifth.headers
+
+
+def test_locked_account_stays_locked_for_the_whole_window(
+    api: Api, clock: FakeClock, alice: Account
+) -> None:
+    for _ in range(5):
+        _fail_login(api, alice.email)
+
+    clock.now += timedelta(minutes=14, seconds=59)
+    right = api.post("/auth/login", headers=basic(alice.email, alice.password))
+    assert right.status_code == 423
+    assert "in 1 minute" in str(_error(right)["message"])
+    assert right.headers["Retry-After"] == "1"
+    assert TOKEN_HEADER not in right.headers
+
+    clock.now += timedelta(seconds=1)
+    assert api.post("/auth/login", headers=basic(alice.email, alice.password)).status_code == 200
+
+
+def test_wrong_passwords_during_the_lock_do_not_extend_it(
+    api: Api, clock: FakeClock, alice: Account
+) -> None:
+    for _ in range(5):
+        _fail_login(api, alice.email)
+    clock.now += timedelta(minutes=10)
+    assert _fail_login(api, alice.email).status_code == 423
+    clock.now += timedelta(minutes=5)
+    assert api.post("/auth/login", headers=basic(alice.email, alice.password)).status_code == 200
+
+
+def test_a_successful_login_resets_the_count(api: Api, clock: FakeClock, alice: Account) -> None:
+    for _ in range(4):
+        _fail_login(api, alice.email)
+    assert api.post("/auth/login", headers=basic(alice.email, alice.password)).status_code == 200
+    for _ in range(4):
+        assert _fail_login(api, alice.email).status_code == 401
+    assert _fail_login(api, alice.email).status_code == 423
+
+
+def test_after_the_lock_ends_the_count_starts_again(
+    api: Api, clock: FakeClock, alice: Account
+) -> None:
+    for _ in range(5):
+        _fail_login(api, alice.email)
+    clock.now += timedelta(minutes=15)
+    assert _fail_login(api, alice.email).status_code == 401
+    assert api.post("/auth/login", headers=basic(alice.email, alice.password)).status_code == 200
+
+
+def test_lockout_touches_only_that_account(
+    api: Api, clock: FakeClock, alice: Account, bob: Account
+) -> None:
+    for _ in range(5):
+        _fail_login(api, alice.email)
+    assert api.post("/auth/login", headers=basic(bob.email, bob.password)).status_code == 200
+    # Existing sessions keep working: the lock is on logging in.
+    assert api.get("/auth/user", headers=alice.headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "settings", [CloudSettings(db_url="sqlite://", lockout_attempts=2, lockout_seconds=60)]
+)
+def test_lockout_follows_settings(api: Api, clock: FakeClock, alice: Account) -> None:
+    assert _fail_login(api, alice.email).status_code == 401
+    locked = _fail_login(api, alice.email)
+    assert locked.status_code == 423
+    assert "after 2 failed logins" in str(_error(locked)["message"])
+    clock.now += timedelta(seconds=60)
+    assert api.post("/auth/login", headers=basic(alice.email, alice.password)).status_code == 200
+
+
+def test_unknown_accounts_are_never_locked(api: Api) -> None:
+    for _ in range(7):
+        assert _fail_login(api, "nobody@example.com").status_code == 401

@@ -104,11 +104,23 @@ def _first_line(stream: object, timeout: float) -> str:
         pytest.fail(f"serve printed nothing within {timeout} s")
 
 
-def test_serve_prints_its_url_and_serves_the_api(tmp_path: Path) -> None:
+@pytest.mark.parametrize("test_mode", [False, True], ids=["normal", "test-mode"])
+def test_serve_prints_its_url_and_serves_the_api(tmp_path: Path, test_mode: bool) -> None:
     result = runner.invoke(cli, ["add-user", "qa@example.com", PASSWORD, "--db", _db(tmp_path)])
     assert result.exit_code == 0
+    flags = ["--test-mode"] if test_mode else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "mock_cloud.cli", "serve", "--port", "0", "--db", _db(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "mock_cloud.cli",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            _db(tmp_path),
+            *flags,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -123,6 +135,9 @@ def test_serve_prints_its_url_and_serves_the_api(tmp_path: Path) -> None:
             assert login.status_code == 200
             me = client.get("/auth/user", headers={TOKEN_HEADER: login.headers[TOKEN_HEADER]})
             assert me.json()["username"] == "qa@example.com"
+            admin = client.get("/admin/faults")
+            assert admin.status_code == (200 if test_mode else 404)
+            assert ("TEST MODE" in line) == test_mode
     finally:
         process.terminate()
         try:

@@ -1,4 +1,5 @@
-"""GET /data/{userId}: each filter returns exactly the right datums, sorted by time."""
+"""GET /data/{userId}: each filter returns exactly the right datums, sorted by time (on
+SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 import pytest
 from mockcloud_helpers import Account, Api, Helpers
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture
@@ -31,6 +34,8 @@ def history(h: Helpers, alice: Account) -> dict[str, str]:
             h.smbg(value=202, time="2024-05-02T08:00:00Z", deviceId="OtherMeter-1"),
         ],
     )
+    h.close(alice, meter)
+    h.close(alice, other)
     return {"meter": meter, "other": other}
 
 

@@ -249,6 +249,8 @@ def test_delete_removes_data_set_and_its_data(
     kept = h.open_data_set(alice)
     h.upload(alice, doomed, [h.smbg(value=100), h.smbg(value=101, time="2024-05-01T09:00:00Z")])
     h.upload(alice, kept, [h.smbg(value=102, time="2024-05-01T10:00:00Z")])
+    h.close(alice, doomed)
+    h.close(alice, kept)
 
     response = api.delete(f"/v1/{spelling}/{doomed}", headers=alice.headers)
 
@@ -261,8 +263,7 @@ def test_delete_removes_data_set_and_its_data(
 
 
 def test_deleted_data_can_be_uploaded_again(api: Api, h: Helpers, alice: Account) -> None:
-    first = h.open_data_set(alice)
-    h.upload(alice, first, [h.smbg()])
+    first = h.store(alice, [h.smbg()])
     api.delete(f"/v1/datasets/{first}", headers=alice.headers)
     second = h.open_data_set(alice)
     response = h.upload(alice, second, [h.smbg()])

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mockcloud_helpers import Account, Api, Helpers
 
-from mock_cloud import jsonbody
+from mock_cloud import CloudSettings
 
 BAD_BODIES: list[tuple[bytes, str]] = [
     (b"", "empty"),
@@ -39,6 +39,7 @@ def test_unreadable_upload_bodies_are_400(
     assert response.status_code == 400
     assert response.json()["code"] == 400
     assert fragment in response.json()["message"]
+    h.close(alice, data_set_id)
     assert h.read_data(alice) == []
 
 
@@ -102,11 +103,9 @@ def test_wrong_method_is_json_405(api: Api, h: Helpers, alice: Account) -> None:
     assert "not allowed" in response.json()["message"]
 
 
-def test_oversized_body_is_json_413(
-    api: Api, h: Helpers, alice: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize("settings", [CloudSettings(db_url="sqlite://", max_body_bytes=1000)])
+def test_oversized_body_is_json_413(api: Api, h: Helpers, alice: Account) -> None:
     data_set_id = h.open_data_set(alice)
-    monkeypatch.setattr(jsonbody, "MAX_BODY_BYTES", 1000)
 
     response = api.post(
         f"/v1/datasets/{data_set_id}/data",

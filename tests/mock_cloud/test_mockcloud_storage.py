@@ -1,17 +1,31 @@
-"""The store on a SQLite file survives a restart; settings and URLs are checked up front."""
+"""The store survives a restart (SQLite file, PostgreSQL); settings and URLs are checked up
+front; PostgreSQL URLs of every spelling reach psycopg."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mockcloud_env import postgres_server_url, scratch_database
 from mockcloud_helpers import PASSWORD, TOKEN_HEADER, Account, Api, Helpers, basic
 
 from mock_cloud import CloudSettings, StorageError, create_app
+from mock_cloud.storage import normalise_url
 
 
-def test_data_survives_a_restart_on_a_sqlite_file(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database that outlives one app: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    with scratch_database(postgres_server_url()) as url:
+        yield url
+
+
+def test_data_survives_a_restart(durable_url: str) -> None:
+    url = durable_url
     first = create_app(CloudSettings(db_url=url))
     api = Api(first)
     try:
@@ -76,3 +90,25 @@ def test_default_settings_match_the_documented_defaults() -> None:
     assert settings.db_url == "sqlite:///diahil-cloud.sqlite3"
     assert settings.token_ttl_seconds == 8 * 3600
     assert settings.max_chunk == 1000
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:secret@db.example:5432/cloud",
+        "postgres://u:secret@db.example:5432/cloud",
+        "postgresql+psycopg://u:secret@db.example:5432/cloud",
+    ],
+)
+def test_postgresql_urls_use_psycopg(url: str) -> None:
+    normalised = normalise_url(url)
+    assert normalised.drivername == "postgresql+psycopg"
+    assert normalised.database == "cloud"
+
+
+def test_unreachable_postgresql_is_a_one_line_error_without_the_password() -> None:
+    with pytest.raises(StorageError) as raised:
+        create_app(CloudSettings(db_url="postgresql://u:secret@127.0.0.1:1/cloud"))
+    assert "cannot open database" in str(raised.value)
+    assert "secret" not in str(raised.value)
+    assert "\n" not in str(raised.value)

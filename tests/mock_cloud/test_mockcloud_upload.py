@@ -21,6 +21,7 @@ def test_valid_chunk_is_stored_with_server_fields(api: Api, h: Helpers, alice: A
     ]
 
     response = h.upload(alice, data_set_id, sent)
+    h.close(alice, data_set_id)
 
     assert response.status_code == 200
     assert response.json() == []
@@ -44,6 +45,7 @@ def test_both_upload_paths_store(api: Api, h: Helpers, alice: Account) -> None:
     data_set_id = h.open_data_set(alice)
     response = api.post(f"/v1/data_sets/{data_set_id}/data", json=[h.smbg()], headers=alice.headers)
     assert response.status_code == 200
+    h.close(alice, data_set_id)
     assert len(h.read_data(alice)) == 1
 
 
@@ -64,6 +66,7 @@ def test_rich_valid_datum_is_accepted(h: Helpers, alice: Account) -> None:
     )
     response = h.upload(alice, data_set_id, [datum])
     assert response.status_code == 200, response.json()
+    h.close(alice, data_set_id)
     assert h.read_data(alice)[0]["annotations"] == datum["annotations"]
 
 
@@ -74,7 +77,7 @@ def test_invalid_datums_store_nothing_and_list_every_problem(h: Helpers, alice: 
         h.smbg(value=101, time="2024-05-01T09:00:00Z"),
         h.smbg(value=102, time="2024-05-01T10:00:00Z"),
         h.smbg(value=2000, units="mg/dL", time="bad", extra=1),
-        {"type": "cbg", "units": "mg/dL", "value": 100},
+        {"type": "food", "nutrition": {}},
         {"type": "smgb"},
         {"value": 3},
         "smbg",
@@ -97,6 +100,7 @@ def test_invalid_datums_store_nothing_and_list_every_problem(h: Helpers, alice: 
     unknown_type = next(p for p in body["errors"] if p["source"]["pointer"] == "/5/type")
     assert "smgb" in unknown_type["detail"]
     assert "smbg" in unknown_type["detail"]
+    h.close(alice, data_set_id)
     assert h.read_data(alice) == []
 
 
@@ -123,8 +127,9 @@ def test_chunk_over_the_limit_is_refused(h: Helpers, alice: Account) -> None:
     assert response.status_code == 400
     assert "1001" in response.json()["message"]
     assert "1000" in response.json()["message"]
-    assert h.read_data(alice) == []
     assert h.upload(alice, data_set_id, chunk[:1000]).headers["X-Diahil-Created"] == "1000"
+    h.close(alice, data_set_id)
+    assert len(h.read_data(alice)) == 1000
 
 
 @pytest.mark.parametrize("settings", [CloudSettings(db_url="sqlite://", max_chunk=2)])

@@ -1,0 +1,158 @@
+"""The ASGI middleware that applies faults and logs requests (installed in test mode only).
+
+For each request outside ``/admin/`` it asks the registry which faults hit it, then:
+latency first (sleep); then the first of error / rate_limit (answered at once, nothing
+handled) or drop_after_store (the request is handled, its answer thrown away, and the
+connection closed); slow_body paces the answer. Every request is logged.
+
+Dropping the connection: under uvicorn the middleware aborts the request's TCP transport
+(reached through uvicorn's ``receive`` callable), so the client sees the server close the
+connection without an answer; the server logs nothing. Where no transport is reachable (in
+process, through httpx's ``ASGITransport``) it raises ``ConnectionDropped``, an
+``httpx.RemoteProtocolError``, which the ASGI transport hands to the client as it is: the
+same transport error a real dropped connection gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import httpx
+
+from mock_cloud.errors import error_body
+from mock_cloud.faults.registry import ActiveFault, FaultRegistry, RequestLog
+from mock_cloud.timestamps import Clock
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ADMIN_PREFIX = "/admin/"
+FAULT_HEADER = "X-Diahil-Fault"
+DEFAULT_CHUNK_BYTES = 64
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """The mock cloud dropped the connection on purpose (a drop_after_store fault)."""
+
+
+async def _answer(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
+    body = json.dumps(error_body(status, message)).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _drop(receive: Receive) -> None:
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        transport.abort()
+        for _ in range(3):  # let the server notice the connection is gone
+            await asyncio.sleep(0)
+        return
+    raise ConnectionDropped("the mock cloud dropped the connection after storing the request")
+
+
+def _slow(send: Send, delay_s: float, size: int) -> Send:
+    async def paced(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        pieces = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            await send({"type": "http.response.body", "body": piece, "more_body": more or not last})
+            if not last:
+                await asyncio.sleep(delay_s)
+
+    return paced
+
+
+class FaultMiddleware:
+    """Applies the registry's faults to requests and logs every request."""
+
+    def __init__(self, app: App, registry: FaultRegistry, log: RequestLog, clock: Clock) -> None:
+        self.app = app
+        self.registry = registry
+        self.log = log
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope["path"]).startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        method, path = str(scope["method"]), str(scope["path"])
+        started = time.perf_counter()
+        at = self.clock()
+        hitting = self.registry.hits(method, path)
+        status: list[int | None] = [None]
+
+        async def recording(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self._apply(hitting, scope, receive, recording)
+        finally:
+            self.log.record(
+                at=at,
+                method=method,
+                path=path,
+                status=status[0],
+                duration_ms=(time.perf_counter() - started) * 1000,
+                faults=[fault.spec.kind for fault in hitting],
+            )
+
+    async def _apply(
+        self, hitting: list[ActiveFault], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        for fault in hitting:
+            if fault.spec.kind == "latency":
+                await asyncio.sleep((fault.spec.delayMs or 0) / 1000)
+        terminal = next(
+            (f for f in hitting if f.spec.kind in ("error", "rate_limit", "drop_after_store")),
+            None,
+        )
+        for fault in hitting:
+            if fault.spec.kind == "slow_body":
+                send = _slow(
+                    send,
+                    (fault.spec.delayMs or 0) / 1000,
+                    fault.spec.chunkBytes or DEFAULT_CHUNK_BYTES,
+                )
+        if terminal is None:
+            await self.app(scope, receive, send)
+            return
+        spec = terminal.spec
+        marker = {FAULT_HEADER: f"{spec.kind} {terminal.id}"}
+        if spec.kind == "error":
+            status = spec.status or 500
+            await _answer(send, status, f"injected fault: {status} (test mode)", marker)
+        elif spec.kind == "rate_limit":
+            retry_after = spec.retryAfter if spec.retryAfter is not None else 1
+            await _answer(
+                send,
+                429,
+                f"injected fault: too many requests; retry after {retry_after} s (test mode)",
+                {**marker, "Retry-After": str(retry_after)},
+            )
+        else:
+
+            async def discard(_message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, discard)
+            await _drop(receive)
