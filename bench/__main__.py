@@ -1,8 +1,20 @@
-"""Run every benchmark and print its table."""
+"""Run every benchmark, one after the other, and print their tables (``make bench``)."""
 
 from __future__ import annotations
 
-from bench import contour_usb_e2e
+import sys
+
+from bench import ble_downloads, cloud_ingest, contour_usb_e2e
 
 if __name__ == "__main__":
-    contour_usb_e2e.main()
+    for name, entry in (
+        ("contour_usb_e2e", contour_usb_e2e.main),
+        ("ble_downloads", ble_downloads.main),
+        ("cloud_ingest", cloud_ingest.main),
+    ):
+        print(f"\n== bench.{name} ==", flush=True)
+        saved, sys.argv = sys.argv, [f"bench.{name}"]
+        try:
+            entry()
+        finally:
+            sys.argv = saved

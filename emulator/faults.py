@@ -6,12 +6,19 @@ A ``FaultPlan`` is a list of typed faults that a device consults at fixed hook p
   wrong checksum, once, a few times, or every time);
 - link faults, applied by the USB attachment: ``UnplugAfterBytes`` (the cable is pulled
   once N bytes have crossed it, mid-transfer if N says so), ``StallEndpoint`` (the endpoint
-  answers STALL from its Nth transfer), ``DelayInReport`` (IN report N is held back).
+  halts at its Nth transfer), ``DelayInReport`` (IN report N is held back), ``DenyAccess``
+  (the operating system refuses to open the device).
+
+- BLE faults, applied by the Bluetooth attachments (``emulator.ble``):
+  ``DisconnectAfterRecord`` (the device drops the link right after notifying the n-th
+  record of a transfer), ``DropIndication`` (a control point's response indication is
+  never sent), ``CorruptE2ECrc`` (a record goes out with a wrong E2E-CRC),
+  ``RejectPairing`` (the device refuses a pairing request, as when its user cancels).
 
 Every fault that fires is recorded in ``fired``, so a test can assert that the failure it
-meant to provoke actually happened. Faults can be added while a device is running. Later
-issues add device faults (clock reset, battery low, memory wrap), BLE link faults and
-scenario files that build plans.
+meant to provoke actually happened. Faults can be added while a device is running. Faults
+with ``times`` fire that many times, then stay quiet (None: every time). Later issues add
+device faults (clock reset, battery low, memory wrap) and scenario files that build plans.
 """
 
 from __future__ import annotations
@@ -41,10 +48,17 @@ class UnplugAfterBytes:
 
 @dataclass(frozen=True)
 class StallEndpoint:
-    """``endpoint`` answers STALL from the link's ``after_transfers``-th transfer on."""
+    """``endpoint`` halts (answers STALL) at the link's ``after_transfers``-th transfer, once:
+    it stays halted until the host clears it (CLEAR_FEATURE ENDPOINT_HALT). Transfers are
+    counted from plug-in and include the host's polls."""
 
     endpoint: int
     after_transfers: int = 0
+
+
+@dataclass(frozen=True)
+class DenyAccess:
+    """Opening the device fails with "access denied", as without a udev rule on Linux."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,79 @@ class DelayInReport:
     seconds: float
 
 
-Fault = CorruptChecksum | UnplugAfterBytes | StallEndpoint | DelayInReport
-F = TypeVar("F", CorruptChecksum, UnplugAfterBytes, StallEndpoint, DelayInReport)
+@dataclass(frozen=True)
+class DisconnectAfterRecord:
+    """Drop the BLE link right after notifying record ``record`` (1 = the first) of a
+    transfer (a RACP report)."""
+
+    record: int
+    times: int | None = 1
+
+    def __post_init__(self) -> None:
+        if self.record < 1:
+            raise ValueError(f"record counts from 1, got {self.record}")
+
+
+INDICATIONS = ("racp", "socp")
+
+
+@dataclass(frozen=True)
+class DropIndication:
+    """Never send the response indication of a control point: ``racp`` (the response code
+    or number of records ending a RACP procedure) or ``socp`` (a CGM Specific Ops
+    response)."""
+
+    which: str = "racp"
+    times: int | None = 1
+
+    def __post_init__(self) -> None:
+        if self.which not in INDICATIONS:
+            raise ValueError(f"which must be one of {', '.join(INDICATIONS)}, got {self.which!r}")
+
+
+@dataclass(frozen=True)
+class CorruptE2ECrc:
+    """Send record ``record`` (1 = the first of each transfer; None = every record) with a
+    wrong E2E-CRC. Only where the device sends E2E-CRCs (a CGM with the feature on)."""
+
+    record: int | None = None
+    times: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.record is not None and self.record < 1:
+            raise ValueError(f"record counts from 1, got {self.record}")
+
+
+@dataclass(frozen=True)
+class RejectPairing:
+    """Refuse a pairing request (the central gets an SMP Pairing Failed)."""
+
+    times: int | None = 1
+
+
+Fault = (
+    CorruptChecksum
+    | UnplugAfterBytes
+    | StallEndpoint
+    | DelayInReport
+    | DenyAccess
+    | DisconnectAfterRecord
+    | DropIndication
+    | CorruptE2ECrc
+    | RejectPairing
+)
+F = TypeVar(
+    "F",
+    CorruptChecksum,
+    UnplugAfterBytes,
+    StallEndpoint,
+    DelayInReport,
+    DenyAccess,
+    DisconnectAfterRecord,
+    DropIndication,
+    CorruptE2ECrc,
+    RejectPairing,
+)
 
 
 @dataclass
@@ -71,6 +156,7 @@ class FaultPlan:
         self._corrupted: dict[int, int] = {}
         self._delayed: set[int] = set()
         self._stalled: set[int] = set()
+        self._fired_count: dict[Fault, int] = {}
 
     def add(self, fault: Fault) -> FaultPlan:
         with self._lock:
@@ -78,8 +164,13 @@ class FaultPlan:
         return self
 
     def clear(self) -> None:
+        """Remove every fault and forget which fired, so a fault added again fires again."""
         with self._lock:
             self.faults.clear()
+            self._corrupted.clear()
+            self._delayed.clear()
+            self._stalled.clear()
+            self._fired_count.clear()
 
     def record(self, what: str) -> None:
         with self._lock:
@@ -122,6 +213,12 @@ class FaultPlan:
                 return True
         return False
 
+    def denies_access(self) -> bool:
+        if self._of(DenyAccess):
+            self.record("denied access to the device")
+            return True
+        return False
+
     def in_report_delay(self, report: int) -> float:
         """Extra delay for IN report ``report``, given once (0.0 when none applies)."""
         for fault in self._of(DelayInReport):
@@ -133,3 +230,46 @@ class FaultPlan:
                 self.record(f"delayed IN report {report} by {fault.seconds} s")
                 return fault.seconds
         return 0.0
+
+    # ---- BLE hook points ----------------------------------------------------------------
+
+    def _consume(self, fault: Fault, times: int | None) -> bool:
+        """Count one firing of ``fault``; False once it has fired ``times`` times."""
+        with self._lock:
+            done = self._fired_count.get(fault, 0)
+            if times is not None and done >= times:
+                return False
+            self._fired_count[fault] = done + 1
+            return True
+
+    def disconnect_after_record(self, record: int) -> bool:
+        """Should the link drop now that record ``record`` (from 1) of a transfer went out?"""
+        for fault in self._of(DisconnectAfterRecord):
+            if fault.record == record and self._consume(fault, fault.times):
+                self.record(f"disconnected after record {record}")
+                return True
+        return False
+
+    def drop_indication(self, which: str) -> bool:
+        """Should this ``racp``/``socp`` response indication be dropped?"""
+        for fault in self._of(DropIndication):
+            if fault.which == which and self._consume(fault, fault.times):
+                self.record(f"dropped the {which} response indication")
+                return True
+        return False
+
+    def corrupt_e2e_crc(self, record: int) -> bool:
+        """Should record ``record`` (from 1) of a transfer carry a wrong E2E-CRC?"""
+        for fault in self._of(CorruptE2ECrc):
+            if fault.record in (None, record) and self._consume(fault, fault.times):
+                self.record(f"corrupted the E2E-CRC of record {record}")
+                return True
+        return False
+
+    def reject_pairing(self) -> bool:
+        """Should this pairing request be refused?"""
+        for fault in self._of(RejectPairing):
+            if self._consume(fault, fault.times):
+                self.record("rejected a pairing request")
+                return True
+        return False

@@ -2,7 +2,9 @@
 
 diahil demo                      the whole path, end to end, in one command
 diahil upload DEVICE ...         the uploader (uploader.cli)
+diahil scan                      Bluetooth devices advertising nearby (uploader.cli)
 diahil cloud serve|add-user      the mock cloud (mock_cloud.cli)
+diahil emulate gls-meter|cgm     an emulated Bluetooth device as a process (emulator.cli)
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from typing import Annotated
 
 import typer
 
+from emulator.cli import app as emulate_app
 from hil.demo import run_demo
 from mock_cloud.cli import app as cloud_app
-from uploader.cli import upload_command
+from uploader.cli import scan_command, upload_command
 
 app = typer.Typer(
     name="diahil",
@@ -23,7 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("upload")(upload_command)
+app.command("scan")(scan_command)
 app.add_typer(cloud_app, name="cloud", help="Run and administer the mock cloud.")
+app.add_typer(emulate_app, name="emulate", help="Run an emulated device as a process.")
 
 
 @app.command()
@@ -41,3 +46,7 @@ def demo(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@
 ``InProcessCloud`` serves the app through ``httpx.ASGITransport``: no sockets, a fresh
 in-memory database per instance, ideal for fast tests. ``CloudServer`` runs the same app
 under uvicorn in a background thread, on 127.0.0.1 and a port the OS picks, for tests that
-must cross a real network stack (and for the demo). ``CloudReader`` is the test side's own
+must cross a real network stack (and for the demo). ``CloudInspector`` is the test side's own
 small HTTP reader of what the cloud holds: it shares nothing with the uploader's client, so
 a bug there cannot hide in the check.
 """
@@ -36,8 +36,8 @@ class InProcessCloud:
 
     base_url = IN_PROCESS_URL
 
-    def __init__(self, db_url: str = "sqlite://") -> None:
-        self.app = create_app(CloudSettings(db_url=db_url))
+    def __init__(self, db_url: str = "sqlite://", test_mode: bool = True) -> None:
+        self.app = create_app(CloudSettings(db_url=db_url, test_mode=test_mode))
 
     def transport(self) -> httpx.AsyncBaseTransport:
         return httpx.ASGITransport(app=self.app)
@@ -52,8 +52,11 @@ class InProcessCloud:
 class CloudServer:
     """The mock cloud under uvicorn, in a thread, on a free local port."""
 
-    def __init__(self, db_url: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app = create_app(CloudSettings(db_url=db_url))
+    def __init__(
+        self, db_url: str, host: str = "127.0.0.1", port: int = 0, test_mode: bool = False
+    ) -> None:
+        """``test_mode`` mounts the cloud's fault-injection admin API (``/admin/...``)."""
+        self.app = create_app(CloudSettings(db_url=db_url, test_mode=test_mode))
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="mock-cloud", daemon=True)
@@ -90,27 +93,36 @@ class CloudServer:
         self.stop()
 
 
-class CloudReader:
-    """Reads what the cloud holds for an account, over HTTP, as any client would."""
+class CloudInspector:
+    """Looks at (and, to stage a scenario, deletes) what the cloud holds for an account, over
+    HTTP as any client would, with its own small client: it shares nothing with the
+    uploader's, so a bug there cannot hide in a check."""
 
     def __init__(self, base_url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url = base_url
         self._transport = transport
 
-    async def _read(self, account: Account, path: str, params: dict[str, str]) -> Any:
+    async def _call(
+        self, account: Account, method: str, path: str, params: dict[str, str] | None = None
+    ) -> Any:
         async with httpx.AsyncClient(base_url=self.base_url, transport=self._transport) as http:
             login = await http.post("/auth/login", auth=(account.email, account.password))
             login.raise_for_status()
             headers = {"X-Tidepool-Session-Token": login.headers["X-Tidepool-Session-Token"]}
-            response = await http.get(path, params=params, headers=headers)
+            response = await http.request(method, path, params=params, headers=headers)
             response.raise_for_status()
             return response.json()
 
     def data(self, account: Account, **params: str) -> list[dict[str, Any]]:
         """``GET /data/{userId}`` with ``params`` (type, deviceId, startDate...)."""
-        result = asyncio.run(self._read(account, f"/data/{account.user_id}", params))
+        result = asyncio.run(self._call(account, "GET", f"/data/{account.user_id}", params))
         return list(result)
 
     def data_sets(self, account: Account) -> list[dict[str, Any]]:
-        result = asyncio.run(self._read(account, f"/v1/users/{account.user_id}/data_sets", {}))
+        path = f"/v1/users/{account.user_id}/data_sets"
+        result = asyncio.run(self._call(account, "GET", path))
         return list(result["data"] if isinstance(result, dict) else result)
+
+    def delete_data_set(self, account: Account, data_set_id: str) -> None:
+        """Remove a data set and its data, as a user or support might."""
+        asyncio.run(self._call(account, "DELETE", f"/v1/data_sets/{data_set_id}"))

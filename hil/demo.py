@@ -13,10 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 
 from emulator.usb import EmulatedUsbBackend
-from hil.cloud import CloudReader, CloudServer
+from hil.cloud import CloudInspector, CloudServer
 from hil.devices import plug_contour_meter
 from hil.harness import UploadHarness
 from hil.oracle import compare_with_ledger, expected_smbg
@@ -57,18 +58,21 @@ def run_demo(
             progress = RichProgress(out)
             try:
                 first = harness.upload(meter.device_spec, progress=progress)
+                progress.stop()
+                print_summary(first, out)
+                out.rule("Upload 2: nothing new")
+                second = harness.upload(meter.device_spec)
+                print_summary(second, out)
             except UploaderError as error:
                 progress.stop()
                 return report_error(error, as_json=False, debug=False)
-            progress.stop()
-            print_summary(first, out)
-
-            out.rule("Upload 2: nothing new")
-            second = harness.upload(meter.device_spec)
-            print_summary(second, out)
 
             out.rule("Check: the cloud against the meter's ledger")
-            held = CloudReader(server.base_url).data(account, type="smbg")
+            try:
+                held = CloudInspector(server.base_url).data(account, type="smbg")
+            except httpx.HTTPError as error:
+                out.print(f"[bold red]The demo could not read the cloud back:[/bold red] {error}")
+                return 1
             comparison = compare_with_ledger(expected_smbg(meter.model, timezone), held)
             control = sum(1 for r in ledger if r.is_control)
             verdict = (

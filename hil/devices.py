@@ -7,23 +7,48 @@ that the uploader reaches through pyusb, exactly as it reaches hardware through 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+from emulator.ble import CgmQuirks, CgmSensor, GlsMeter, GlsQuirks
+from emulator.devices.ble import build_cgm_model
 from emulator.devices.contour_usb import ASCENSIA_VID, ContourUsbMeter, build_contour_meter
 from emulator.faults import FaultPlan
+from emulator.generators.cgm_history import CgmHistoryProfile
+from emulator.generators.meter_history import generate_meter_history
 from emulator.model.clock import DeviceClock
 from emulator.model.meter import GlucoseUnit, MeterModel
 from emulator.timing import FAST, Timing
 from emulator.usb import EmulatedUsbBackend
+from hil.ble import BleWorld
 
 
-def wall_clock(timezone: str) -> Callable[[], datetime]:
-    """True local wall-clock time in ``timezone`` (naive), the time source of a device clock."""
+def wall_clock(timezone: str, start: datetime | None = None) -> Callable[[], datetime]:
+    """Local wall-clock time in ``timezone`` (naive), the time source of a device clock.
+
+    With ``start`` (an aware instant), the clock starts there and runs at real speed, so a
+    test's history and readings are the same on every run; without it, it is real time."""
     zone = ZoneInfo(timezone)
-    return lambda: datetime.now(zone).replace(tzinfo=None, microsecond=0)
+    if start is None:
+        return lambda: datetime.now(zone).replace(tzinfo=None, microsecond=0)
+    began = time.monotonic()
+    return lambda: (
+        (start + timedelta(seconds=time.monotonic() - began))
+        .astimezone(zone)
+        .replace(tzinfo=None, microsecond=0)
+    )
+
+
+def running_utc(start: datetime | None) -> Callable[[], datetime]:
+    """A UTC clock starting at ``start`` (aware) and running at real speed; None: real time."""
+    if start is None:
+        return lambda: datetime.now(UTC)
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
 
 
 @dataclass
@@ -67,9 +92,10 @@ def plug_contour_meter(
     memory_capacity: int | None = None,
     timing: Timing = FAST,
     faults: FaultPlan | None = None,
+    now: datetime | None = None,
 ) -> EmulatedUsbMeter:
     """Build a Contour meter with ``days`` days (default 90) or the last ``count`` readings
-    of history, and plug it in."""
+    of history ending at ``now`` (an aware instant; None: the real time), and plug it in."""
     device = build_contour_meter(
         serial_number,
         family=family,
@@ -78,9 +104,131 @@ def plug_contour_meter(
         count=count,
         unit=unit,
         memory_capacity=memory_capacity,
-        clock=DeviceClock(time_source=wall_clock(timezone)),
+        clock=DeviceClock(time_source=wall_clock(timezone, now)),
         timing=timing,
         faults=faults,
     )
     bus.plug(device)
     return EmulatedUsbMeter(bus, device)
+
+
+P = TypeVar("P", GlsMeter, CgmSensor)
+
+
+@dataclass
+class EmulatedBleDevice(Generic[P]):
+    """A Bluetooth peripheral (GLS meter, CGM sensor) on a test's emulated radio."""
+
+    world: BleWorld
+    peripheral: P
+
+    @property
+    def device_spec(self) -> str:
+        return f"ble:{self.peripheral.address}"
+
+    @property
+    def faults(self) -> FaultPlan:
+        return self.peripheral.faults
+
+    @property
+    def display(self) -> str | None:
+        return self.peripheral.display
+
+    async def read_display(self, _label: str) -> int:
+        """A passkey provider that reads the device's screen, as a person would."""
+        return int(await self.peripheral.wait_display())
+
+    def stop(self) -> None:
+        self.world.run(self.peripheral.stop())
+
+    def start(self) -> None:
+        self.world.run(self.peripheral.start(self.world.air))
+
+
+def start_gls_meter(
+    world: BleWorld,
+    timezone: str,
+    *,
+    serial_number: str = "GLS-4811234",
+    model_name: str = "Contour Next One",
+    address: str = "F0:F0:F0:F0:F0:01",
+    seed: int = 1,
+    days: int | None = 90,
+    count: int | None = None,
+    unit: GlucoseUnit = GlucoseUnit.MG_DL,
+    memory_capacity: int = 1000,
+    passkey: int | None = None,
+    quirks: GlsQuirks | None = None,
+    faults: FaultPlan | None = None,
+    now: datetime | None = None,
+) -> EmulatedBleDevice[GlsMeter]:
+    """A GLS meter with generated history, powered on and advertising on ``world``."""
+    model = MeterModel(
+        serial_number=serial_number,
+        model_name=model_name,
+        firmware_version="2.1.0",
+        unit=unit,
+        memory_capacity=memory_capacity,
+        clock=DeviceClock(time_source=wall_clock(timezone, now)),
+    )
+    model.load_history(generate_meter_history(seed, model.clock.now(), days=days, count=count))
+    meter = GlsMeter(model, address=address, passkey=passkey, quirks=quirks, faults=faults)
+    handle = EmulatedBleDevice(world, meter)
+    handle.start()
+    return handle
+
+
+class ManualTime:
+    """A time source for device clocks that moves only when the test says (``advance``):
+    sensors that store readings later (backfill) or end sessions are tested step by step."""
+
+    def __init__(self, timezone: str, start: datetime | None) -> None:
+        self.zone = ZoneInfo(timezone)
+        self.utc = (start or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.utc.astimezone(self.zone).replace(tzinfo=None)
+
+    def advance(self, by: timedelta) -> None:
+        self.utc += by
+
+    def utc_now(self) -> datetime:
+        return self.utc
+
+
+def start_cgm_sensor(
+    world: BleWorld,
+    timezone: str,
+    *,
+    time: ManualTime,
+    seed: int = 1,
+    days: float = 10,
+    serial_number: str | None = None,
+    address: str = "F0:F0:F0:F0:F0:02",
+    e2e_crc: bool = False,
+    passkey: int | None = None,
+    quirks: CgmQuirks | None = None,
+    faults: FaultPlan | None = None,
+    profile: CgmHistoryProfile | None = None,
+) -> EmulatedBleDevice[CgmSensor]:
+    """A CGM whose first session started ``days`` ago, on ``world``; its clock is ``time``.
+
+    The sensor's Session Start Time carries the zone's UTC offset at ``time``'s start."""
+    here = time.utc.astimezone(time.zone)
+    offset = here.utcoffset() or timedelta(0)
+    dst = here.dst() or timedelta(0)
+    model = build_cgm_model(
+        seed=seed,
+        days=days,
+        serial_number=serial_number,
+        clock=DeviceClock(time_source=time),
+        profile=profile,
+        time_zone_minutes=int((offset - dst).total_seconds() // 60),
+        dst_minutes=int(dst.total_seconds() // 60),
+    )
+    sensor = CgmSensor(
+        model, address=address, passkey=passkey, e2e_crc=e2e_crc, quirks=quirks, faults=faults
+    )
+    handle = EmulatedBleDevice(world, sensor)
+    handle.start()
+    return handle

@@ -15,14 +15,16 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from emulator.model.cgm import CgmModel
 from emulator.model.meter import GlucoseUnit, MeterModel, MeterReading, ReadingFlag
-from emulator.protocols.contour_records import display_value
 
 TIDEPOOL_MG_DL_PER_MMOL_L = 18.01559
+METER_MG_DL_PER_MMOL_L = 18.0
+"""What a meter set to mmol/L shows: mg/dL / 18 to one decimal (docs/protocols/contour-usb.md)."""
 
 
 @dataclass(frozen=True)
@@ -34,35 +36,71 @@ class ExpectedSmbg:
     value: float
     out_of_range: str | None = None
     threshold: int | None = None
+    unknown_value: bool = False
+
+    @property
+    def annotations(self) -> list[dict[str, Any]]:
+        if self.out_of_range is None:
+            return []
+        if self.unknown_value:
+            return [
+                {"code": "bg/out-of-range", "value": self.out_of_range},
+                {"code": "smbg/unknown-value"},
+            ]
+        return [
+            {"code": "bg/out-of-range", "value": self.out_of_range, "threshold": self.threshold}
+        ]
 
 
-def expected_smbg(meter: MeterModel, timezone: str) -> list[ExpectedSmbg]:
+OutOfRangeRule = Literal["threshold", "unknown"]
+"""How a protocol conveys LO/HI. ``threshold``: the meter states its range (Contour's ``V=``),
+so the datum is the bound -1/+1 mg/dL with the threshold. ``unknown``: the protocol has no
+range (GLS status bits), so the datum keeps the value sent (the bound) and says
+``smbg/unknown-value`` (docs/device-data/oor-values.md)."""
+
+
+def expected_smbg(
+    meter: MeterModel, timezone: str, out_of_range: OutOfRangeRule = "threshold"
+) -> list[ExpectedSmbg]:
     """The ``smbg`` datums the cloud must hold for ``meter``'s ledger, read in ``timezone``."""
     zone = ZoneInfo(timezone)
-    return [_expected(r, meter, zone) for r in meter.ledger() if not r.is_control]
+    return [_expected(r, meter, zone, out_of_range) for r in meter.ledger() if not r.is_control]
 
 
-def _expected(reading: MeterReading, meter: MeterModel, zone: ZoneInfo) -> ExpectedSmbg:
+def union(*ledgers: list[ExpectedSmbg]) -> list[ExpectedSmbg]:
+    """What the cloud must hold after several uploads: every reading any of them saw, once
+    (a meter's memory wraps and resets, the cloud keeps what it was given)."""
+    seen: dict[tuple[str, float], ExpectedSmbg] = {}
+    for ledger in ledgers:
+        for item in ledger:
+            seen.setdefault((item.device_time, item.value), item)
+    return list(seen.values())
+
+
+def _display(value_mg_dl: float, unit: GlucoseUnit) -> float:
+    if unit is GlucoseUnit.MG_DL:
+        return float(value_mg_dl)
+    return round(value_mg_dl / METER_MG_DL_PER_MMOL_L, 1)
+
+
+def _expected(
+    reading: MeterReading, meter: MeterModel, zone: ZoneInfo, rule: OutOfRangeRule
+) -> ExpectedSmbg:
     local = reading.device_time.replace(tzinfo=zone, fold=0)
     offset = local.utcoffset()
     assert offset is not None
     units = meter.unit.value
     oor = reading.out_of_range
     threshold = None
-    if oor is ReadingFlag.LOW:
-        threshold = meter.low_limit_mg_dl
-        value_mg_dl: float = threshold - 1
-    elif oor is ReadingFlag.HIGH:
-        threshold = meter.high_limit_mg_dl
-        value_mg_dl = threshold + 1
-    if oor is not None:
+    value = _display(reading.value_mg_dl, meter.unit)
+    if oor is not None and rule == "threshold":
+        threshold = meter.low_limit_mg_dl if oor is ReadingFlag.LOW else meter.high_limit_mg_dl
+        value_mg_dl = threshold - 1 if oor is ReadingFlag.LOW else threshold + 1
         value = (
-            value_mg_dl
+            float(value_mg_dl)
             if meter.unit is GlucoseUnit.MG_DL
             else value_mg_dl / TIDEPOOL_MG_DL_PER_MMOL_L
         )
-    else:
-        value = float(display_value(reading.value_mg_dl, meter.unit))
     return ExpectedSmbg(
         device_time=reading.device_time.strftime("%Y-%m-%dT%H:%M:%S"),
         time=(reading.device_time - offset).replace(tzinfo=UTC),
@@ -71,6 +109,7 @@ def _expected(reading: MeterReading, meter: MeterModel, zone: ZoneInfo) -> Expec
         value=value,
         out_of_range=oor.value if oor else None,
         threshold=threshold,
+        unknown_value=oor is not None and rule == "unknown",
     )
 
 
@@ -117,14 +156,11 @@ def _problems(want: ExpectedSmbg, got: dict[str, Any]) -> list[str]:
         problems.append(f"time {got.get('time')} != {want.time.isoformat()}")
     if got.get("timezoneOffset") != want.timezone_offset:
         problems.append(f"timezoneOffset {got.get('timezoneOffset')} != {want.timezone_offset}")
-    oor = [a for a in got.get("annotations") or [] if a.get("code") == "bg/out-of-range"]
-    if want.out_of_range is None and oor:
-        problems.append("unexpected out-of-range annotation")
-    if want.out_of_range is not None:
-        if len(oor) != 1 or oor[0].get("value") != want.out_of_range:
-            problems.append(f"out-of-range annotation should say {want.out_of_range}: {oor}")
-        elif oor[0].get("threshold") != want.threshold:
-            problems.append(f"threshold {oor[0].get('threshold')} != {want.threshold}")
+    for offset in ("clockDriftOffset", "conversionOffset"):
+        if got.get(offset, 0) != 0:
+            problems.append(f"{offset} {got.get(offset)} != 0 (a meter's clock is taken as is)")
+    if (got.get("annotations") or []) != want.annotations:
+        problems.append(f"annotations {got.get('annotations')} != {want.annotations}")
     return problems
 
 
@@ -134,6 +170,11 @@ def compare_with_ledger(
     """Compare the cloud's ``smbg`` datums with the ledger's expectation, by device time."""
     result = LedgerComparison(expected=len(expected))
     held: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    device_ids = {datum.get("deviceId") for datum in cloud if datum.get("type") == "smbg"}
+    if len(device_ids) > 1:
+        result.wrong.append(
+            f"smbg datums name {len(device_ids)} devices: {sorted(map(str, device_ids))}"
+        )
     for datum in cloud:
         if datum.get("type") == "smbg":
             held[str(datum.get("deviceTime"))].append(datum)
@@ -141,17 +182,105 @@ def compare_with_ledger(
     for item in expected:
         wanted[item.device_time].append(item)
     for device_time, items in wanted.items():
-        copies = held.get(device_time, [])
+        copies = list(held.get(device_time, []))
         if len(copies) > len(items):
             result.duplicated.append(device_time)
-        for index, want in enumerate(items):
-            if index >= len(copies):
+        for want in items:  # several readings in one minute: pair each with an equal copy
+            if not copies:
                 result.missing.append(device_time)
                 continue
-            problems = _problems(want, copies[index])
-            if problems:
+            match = next((c for c in copies if not _problems(want, c)), None)
+            if match is None:
+                problems = _problems(want, copies.pop(0))
                 result.wrong.append(f"{device_time}: {'; '.join(problems)}")
             else:
+                copies.remove(match)
                 result.matched += 1
+    result.unexpected = [t for t in held if t not in wanted]
+    return result
+
+
+@dataclass(frozen=True)
+class ExpectedCbg:
+    device_time: str
+    time: datetime
+    timezone_offset: int
+    value: int
+    trend: float | None
+    out_of_range: str | None
+
+
+def expected_cbg(sensor: CgmModel) -> list[ExpectedCbg]:
+    """The ``cbg`` datums the cloud must hold for a CGM's ledger: placed by the sensor's own
+    UTC offset (its Session Start Time says it), LO/HI as 39/401 with ``cbg/unknown-value``."""
+    out = []
+    for record in sensor.ledger():
+        zone = record.time_zone_minutes
+        assert zone is not None, "the emulated sensors always state their zone"
+        oor = "low" if record.is_low else "high" if record.is_high else None
+        out.append(
+            ExpectedCbg(
+                device_time=record.device_time.strftime("%Y-%m-%dT%H:%M:%S"),
+                time=(record.device_time - timedelta(minutes=zone)).replace(tzinfo=UTC),
+                timezone_offset=zone,
+                value=record.value_mg_dl,
+                trend=record.trend,
+                out_of_range=oor,
+            )
+        )
+    return out
+
+
+def _cbg_problems(want: ExpectedCbg, got: dict[str, Any]) -> list[str]:
+    problems = []
+    if (got.get("units"), got.get("value")) != ("mg/dL", want.value):
+        problems.append(f"value {got.get('value')} {got.get('units')} != {want.value} mg/dL")
+    stored = str(got.get("time"))
+    try:
+        stored_time = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+    except ValueError:
+        stored_time = None
+    if stored_time != want.time:
+        problems.append(f"time {stored} != {want.time.isoformat()}")
+    if got.get("timezoneOffset") != want.timezone_offset:
+        problems.append(f"timezoneOffset {got.get('timezoneOffset')} != {want.timezone_offset}")
+    trend = got.get("trendRate")
+    if (trend is None) != (want.trend is None) or (
+        trend is not None and want.trend is not None and not math.isclose(trend, want.trend)
+    ):
+        problems.append(f"trendRate {trend} != {want.trend}")
+    annotations = got.get("annotations") or []
+    wanted = (
+        [{"code": "bg/out-of-range", "value": want.out_of_range}, {"code": "cbg/unknown-value"}]
+        if want.out_of_range
+        else []
+    )
+    if annotations != wanted:
+        problems.append(f"annotations {annotations} != {wanted}")
+    return problems
+
+
+def compare_cbg_with_ledger(
+    expected: list[ExpectedCbg], cloud: list[dict[str, Any]]
+) -> LedgerComparison:
+    """The cloud's ``cbg`` datums against a sensor ledger, by device time."""
+    result = LedgerComparison(expected=len(expected))
+    held: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for datum in cloud:
+        if datum.get("type") == "cbg":
+            held[str(datum.get("deviceTime"))].append(datum)
+    wanted = {item.device_time: item for item in expected}
+    for device_time, want in wanted.items():
+        copies = held.get(device_time, [])
+        if not copies:
+            result.missing.append(device_time)
+            continue
+        if len(copies) > 1:
+            result.duplicated.append(device_time)
+        problems = _cbg_problems(want, copies[0])
+        if problems:
+            result.wrong.append(f"{device_time}: {'; '.join(problems)}")
+        else:
+            result.matched += 1
     result.unexpected = [t for t in held if t not in wanted]
     return result

@@ -4,39 +4,69 @@ Options:
     --hil-target=emulated|bench   where devices come from (bench needs a rig: a later issue)
     --hil-timezone=ZONE           the person's timezone for device clocks and uploads
     --hil-timing=fast|realistic   emulated devices answer at once (default) or at hardware pace
+    --hil-now=ISO|real            the instant the emulated world starts at (default fixed, so a
+                                  run is the same every day; ``real`` uses the real time)
 
 Fixtures:
     hil_target        the target name
     hil_timezone      the IANA timezone of the test person
     hil_timing        the emulators' timing mode (``emulator.timing.Timing``)
+    hil_now           the start instant (aware), or None for real time
     mock_cloud        the mock cloud in-process (ASGI transport, in-memory SQLite)
-    mock_cloud_server the mock cloud under uvicorn on a free port (SQLite file in tmp_path)
+    mock_cloud_server the mock cloud under uvicorn on a free port (SQLite file in tmp_path),
+                      in test mode
+    cloud_faults      a ``FaultsClient`` on ``mock_cloud_server``'s fault API
     cloud_account     an account on ``mock_cloud``
+    cloud_inspector   looks at what ``mock_cloud`` holds, over HTTP, independently of the uploader
+    ledger_check      ``ledger_check(meter)``: the cloud account's smbg data against the meter's
+                      ledger (``hil.oracle``); ``.assert_exact()`` fails naming any difference
     usb_bus           an emulated USB bus (a pyusb backend)
+    make_contour_meter  plugs in a Contour meter with the given options (seed, days, unit...)
     contour_meter     a Contour Next USB with 90 days of history, plugged into ``usb_bus``,
                       at the ``--hil-timing`` pace
     uploader          an ``UploadHarness``: the real uploader bound to all of the above
-    cloud_reader      reads what ``mock_cloud`` holds, over HTTP, independently of the uploader
-    ledger_check      ``ledger_check(meter)``: the cloud account's smbg data against the meter's
-                      ledger (``hil.oracle``); ``.assert_exact()`` fails naming any difference
+    ble_world         an emulated Bluetooth radio with its own event loop (``hil.ble.BleWorld``)
+    make_gls_meter    starts a Bluetooth GLS meter with the given options on ``ble_world``
+    gls_meter         a Bluetooth GLS meter with 90 days of history, advertising on ``ble_world``
+    cgm_time          the emulated CGMs' clock (``ManualTime``: ``advance(timedelta)`` moves it)
+    make_cgm_sensor   starts a CGMS sensor with the given options on ``ble_world``
+    cgm_sensor        a CGMS sensor whose first session began 10 days ago
+    ble_uploader      an ``UploadHarness`` reaching ``ble_world`` through the project's Bumble
+                      central, pairing with the code on the device's display
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
+from emulator.ble import CgmSensor, GlsMeter
 from emulator.timing import FAST, MODES, Timing, timing_mode
 from emulator.usb import EmulatedUsbBackend
-from hil.cloud import Account, CloudReader, CloudServer, InProcessCloud
-from hil.devices import EmulatedUsbMeter, plug_contour_meter
+from hil.ble import BleWorld
+from hil.cloud import Account, CloudInspector, CloudServer, InProcessCloud
+from hil.devices import (
+    EmulatedBleDevice,
+    EmulatedUsbMeter,
+    ManualTime,
+    plug_contour_meter,
+    running_utc,
+    start_cgm_sensor,
+    start_gls_meter,
+)
 from hil.harness import UploadHarness
 from hil.oracle import LedgerComparison, compare_with_ledger, expected_smbg
+from mock_cloud.faults_client import FaultsClient
 
 TARGETS = ("emulated", "bench")
 DEFAULT_TIMEZONE = "America/New_York"
+DEFAULT_NOW = "2026-03-15T16:30:00+00:00"
+"""Mid-March: 90 days of history cross the start of daylight saving time in New York."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,6 +88,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=FAST.name,
         help="emulated devices answer at once (fast, default) or at the real devices' pace",
     )
+    group.addoption(
+        "--hil-now",
+        default=DEFAULT_NOW,
+        help=f"start of the emulated world's clocks, ISO 8601 with offset, or 'real' "
+        f"(default {DEFAULT_NOW})",
+    )
+
+
+def _now(config: pytest.Config) -> datetime | None:
+    text = str(config.getoption("--hil-now", default=DEFAULT_NOW))
+    if text == "real":
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--hil-now={text!r}: give an ISO 8601 instant with its offset, e.g. "
+            f"{DEFAULT_NOW}, or 'real'"
+        ) from None
+    if moment.tzinfo is None:
+        raise pytest.UsageError(f"--hil-now={text!r} needs an offset (e.g. +00:00)")
+    return moment.astimezone(UTC)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,6 +118,14 @@ def pytest_configure(config: pytest.Config) -> None:
             "--hil-target=bench: no rig configured. Bench runs need a rig description "
             "(rig.toml, coming with the bench-rig issue); run with --hil-target=emulated."
         )
+    zone = str(config.getoption("--hil-timezone", default=DEFAULT_TIMEZONE))
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise pytest.UsageError(
+            f"--hil-timezone={zone!r} is not an IANA timezone name (e.g. Europe/Berlin)"
+        ) from None
+    _now(config)
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +143,11 @@ def hil_timing(pytestconfig: pytest.Config) -> Timing:
     return timing_mode(str(pytestconfig.getoption("--hil-timing")))
 
 
+@pytest.fixture(scope="session")
+def hil_now(pytestconfig: pytest.Config) -> datetime | None:
+    return _now(pytestconfig)
+
+
 @pytest.fixture
 def mock_cloud() -> Iterator[InProcessCloud]:
     cloud = InProcessCloud()
@@ -92,8 +157,16 @@ def mock_cloud() -> Iterator[InProcessCloud]:
 
 @pytest.fixture
 def mock_cloud_server(tmp_path: Path) -> Iterator[CloudServer]:
-    with CloudServer(f"sqlite:///{tmp_path / 'cloud.sqlite3'}") as server:
+    with CloudServer(f"sqlite:///{tmp_path / 'cloud.sqlite3'}", test_mode=True) as server:
         yield server
+
+
+@pytest.fixture
+def cloud_faults(mock_cloud_server: CloudServer) -> Iterator[FaultsClient]:
+    """The fault API of ``mock_cloud_server``: latency, 5xx, 429, token expiry, dropped
+    connections after the data was stored, slow bodies (``mock_cloud.faults_client``)."""
+    with FaultsClient(mock_cloud_server.base_url) as faults:
+        yield faults
 
 
 @pytest.fixture
@@ -102,16 +175,16 @@ def cloud_account(mock_cloud: InProcessCloud) -> Account:
 
 
 @pytest.fixture
-def cloud_reader(mock_cloud: InProcessCloud) -> CloudReader:
-    return CloudReader(mock_cloud.base_url, transport=mock_cloud.transport())
+def cloud_inspector(mock_cloud: InProcessCloud) -> CloudInspector:
+    return CloudInspector(mock_cloud.base_url, transport=mock_cloud.transport())
 
 
 @pytest.fixture
 def ledger_check(
-    cloud_reader: CloudReader, cloud_account: Account, hil_timezone: str
+    cloud_inspector: CloudInspector, cloud_account: Account, hil_timezone: str
 ) -> Callable[[EmulatedUsbMeter], LedgerComparison]:
     def check(meter: EmulatedUsbMeter) -> LedgerComparison:
-        held = cloud_reader.data(cloud_account, type="smbg")
+        held = cloud_inspector.data(cloud_account, type="smbg")
         return compare_with_ledger(expected_smbg(meter.model, hil_timezone), held)
 
     return check
@@ -123,10 +196,96 @@ def usb_bus() -> EmulatedUsbBackend:
 
 
 @pytest.fixture
-def contour_meter(
-    usb_bus: EmulatedUsbBackend, hil_timezone: str, hil_timing: Timing
-) -> EmulatedUsbMeter:
-    return plug_contour_meter(usb_bus, hil_timezone, seed=1, days=90, timing=hil_timing)
+def make_contour_meter(
+    usb_bus: EmulatedUsbBackend, hil_timezone: str, hil_timing: Timing, hil_now: datetime | None
+) -> Callable[..., EmulatedUsbMeter]:
+    """``make_contour_meter(**options)``: plug in a Contour meter (``plug_contour_meter``
+    options) in the test's timezone, timing and time."""
+
+    def make(**options: Any) -> EmulatedUsbMeter:
+        options.setdefault("timing", hil_timing)
+        options.setdefault("now", hil_now)
+        return plug_contour_meter(usb_bus, hil_timezone, **options)
+
+    return make
+
+
+@pytest.fixture
+def contour_meter(make_contour_meter: Callable[..., EmulatedUsbMeter]) -> EmulatedUsbMeter:
+    return make_contour_meter(seed=1, days=90)
+
+
+@pytest.fixture
+def ble_world() -> Iterator[BleWorld]:
+    world = BleWorld()
+    yield world
+    world.close()
+
+
+@pytest.fixture
+def make_gls_meter(
+    ble_world: BleWorld, hil_timezone: str, hil_now: datetime | None
+) -> Callable[..., EmulatedBleDevice[Any]]:
+    """``make_gls_meter(**options)``: a GLS meter (``start_gls_meter`` options) on the
+    test's radio, in its timezone and time."""
+
+    def make(**options: Any) -> EmulatedBleDevice[Any]:
+        options.setdefault("now", hil_now)
+        return start_gls_meter(ble_world, hil_timezone, **options)
+
+    return make
+
+
+@pytest.fixture
+def gls_meter(make_gls_meter: Callable[..., EmulatedBleDevice[Any]]) -> EmulatedBleDevice[GlsMeter]:
+    return make_gls_meter(seed=2, days=90)
+
+
+@pytest.fixture
+def cgm_time(hil_timezone: str, hil_now: datetime | None) -> ManualTime:
+    """The clock of emulated CGM sensors: it moves only when the test calls ``advance``."""
+    return ManualTime(hil_timezone, hil_now)
+
+
+@pytest.fixture
+def make_cgm_sensor(
+    ble_world: BleWorld, hil_timezone: str, cgm_time: ManualTime
+) -> Callable[..., EmulatedBleDevice[Any]]:
+    """``make_cgm_sensor(**options)``: a CGMS sensor (``start_cgm_sensor`` options)."""
+
+    def make(**options: Any) -> EmulatedBleDevice[Any]:
+        return start_cgm_sensor(ble_world, hil_timezone, time=cgm_time, **options)
+
+    return make
+
+
+@pytest.fixture
+def cgm_sensor(
+    make_cgm_sensor: Callable[..., EmulatedBleDevice[Any]],
+) -> EmulatedBleDevice[CgmSensor]:
+    return make_cgm_sensor(seed=3, days=10)
+
+
+@pytest.fixture
+def ble_uploader(
+    mock_cloud: InProcessCloud,
+    cloud_account: Account,
+    ble_world: BleWorld,
+    hil_timezone: str,
+    hil_now: datetime | None,
+    tmp_path: Path,
+) -> UploadHarness:
+    return UploadHarness(
+        cloud_url=mock_cloud.base_url,
+        account=cloud_account,
+        timezone=hil_timezone,
+        state_path=tmp_path / "uploader-state.sqlite3",
+        usb_backend=None,
+        transport_factory=mock_cloud.transport,
+        clock=running_utc(hil_now),
+        ble_transport=ble_world.host_endpoint(),
+        runner=ble_world.run,
+    )
 
 
 @pytest.fixture
@@ -135,6 +294,7 @@ def uploader(
     cloud_account: Account,
     usb_bus: EmulatedUsbBackend,
     hil_timezone: str,
+    hil_now: datetime | None,
     tmp_path: Path,
 ) -> UploadHarness:
     return UploadHarness(
@@ -144,4 +304,5 @@ def uploader(
         state_path=tmp_path / "uploader-state.sqlite3",
         usb_backend=usb_bus,
         transport_factory=mock_cloud.transport,
+        clock=running_utc(hil_now),
     )

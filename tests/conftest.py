@@ -30,3 +30,9 @@ def contour_hid_messages() -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def contour_session() -> dict[str, Any]:
     return dict(load_vector("contour_usb/session.json"))
+
+
+@pytest.fixture(scope="session")
+def ble_vectors() -> dict[str, Any]:
+    """The Bluetooth service vectors, by file stem: sfloat, e2e_crc, gls, cgms."""
+    return {name: load_vector(f"ble/{name}.json") for name in ("sfloat", "e2e_crc", "gls", "cgms")}

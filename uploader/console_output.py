@@ -76,12 +76,13 @@ def print_summary(result: UploadResult, console: Console) -> None:
     device = escape(f"{result.device.model} {result.device.serial_number}")
     if result.status == "no-new-data":
         console.print(
-            f"[bold]No new data to upload[/bold]: the cloud already holds all {result.datums} "
-            f"readings from {device}."
+            f"[bold]No new data to upload[/bold]: the cloud holds all {result.datums} "
+            f"readings read from {device} (checked just now)."
         )
     else:
+        resent = f" (and {result.resent} the cloud had lost)" if result.resent else ""
         console.print(
-            f"[bold green]Uploaded[/bold green] {result.new_datums} new datums from "
+            f"[bold green]Uploaded[/bold green] {result.new_datums} new datums{resent} from "
             f"{device}; verified in the cloud."
         )
     table = Table(show_header=False, box=None, pad_edge=False)

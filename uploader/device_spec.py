@@ -4,15 +4,23 @@ Forms:
     ``usb``                      the one supported device found on USB
     ``usb:VID:PID``              a device by USB ids (hexadecimal, ``0x`` optional)
     ``usb:VID:PID:SERIAL``       and by serial number, when several are plugged in
+    ``ble``                      the one supported Bluetooth device advertising nearby
+    ``ble:ADDRESS``              a Bluetooth device by address (``AA:BB:CC:DD:EE:FF``)
+    ``ble:NAME``                 a Bluetooth device by its advertised name
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from uploader.errors import UsageError
 
-FORMS = "usb, usb:VID:PID or usb:VID:PID:SERIAL (VID and PID in hexadecimal, e.g. usb:1a79:7410)"
+FORMS = (
+    "usb, usb:VID:PID, usb:VID:PID:SERIAL (VID and PID in hexadecimal, e.g. usb:1a79:7410), "
+    "ble, ble:ADDRESS or ble:NAME"
+)
+_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,21 @@ class UsbSelector:
         return f"{text}:{self.serial_number}" if self.serial_number else text
 
 
-DeviceSelector = UsbSelector
+@dataclass(frozen=True)
+class BleSelector:
+    address: str | None = None
+    name: str | None = None
+
+    def matches(self, address: str, name: str | None) -> bool:
+        if self.address is not None:
+            return address.upper() == self.address
+        return self.name is None or name == self.name
+
+    def __str__(self) -> str:
+        return f"ble:{self.address or self.name}" if self.address or self.name else "ble"
+
+
+DeviceSelector = UsbSelector | BleSelector
 
 
 def _hex_id(text: str, what: str, spec: str) -> int:
@@ -48,9 +70,16 @@ def _hex_id(text: str, what: str, spec: str) -> int:
 
 def parse_device(spec: str) -> DeviceSelector:
     """The selector for ``spec``; ``UsageError`` naming the accepted forms otherwise."""
-    parts = spec.strip().split(":")
-    if parts[0].lower() != "usb":
+    kind, _, rest = spec.strip().partition(":")
+    if kind.lower() == "ble":
+        if not rest:
+            return BleSelector()
+        if _ADDRESS.match(rest):
+            return BleSelector(address=rest.upper())
+        return BleSelector(name=rest)
+    if kind.lower() != "usb":
         raise UsageError(f"Unknown device {spec!r}: use {FORMS}.")
+    parts = spec.strip().split(":")
     if len(parts) == 1:
         return UsbSelector()
     if len(parts) not in (3, 4) or not all(parts[1:3]):

@@ -15,13 +15,14 @@ from typing import ClassVar
 class Step(enum.StrEnum):
     """The fixed steps of one upload, in order."""
 
+    LOGIN = "login"
     DETECT = "detect"
     CONNECT = "connect"
     IDENTIFY = "identify"
     FETCH = "fetch"
     DISCONNECT = "disconnect"
     PROCESS = "process"
-    LOGIN = "login"
+    RECONCILE = "reconcile"
     UPLOAD = "upload"
     VERIFY = "verify"
     SAVE_STATE = "save-state"
@@ -158,6 +159,27 @@ class ProtocolError(DeviceCommunicationError):
     """The device's answers broke the protocol (bad frames, wrong order, unreadable records)."""
 
 
+class DataIntegrityError(DeviceCommunicationError):
+    """The device's data failed its own integrity check (an E2E-CRC): nothing of it is used."""
+
+    default_hint = "Move the device close to this computer and run the upload again."
+
+
+class PairingFailed(DeviceCommunicationError):
+    default_hint = (
+        "Put the device in pairing mode, run the upload again and type the 6-digit code the "
+        "device shows. If it was paired with another phone or computer, remove that pairing "
+        "on the device first."
+    )
+
+
+class BluetoothUnavailable(DeviceNotAvailable):
+    default_hint = (
+        "Turn Bluetooth on, or give a Bumble HCI transport with --ble-transport (for example "
+        "usb:0 for a USB Bluetooth dongle, tcp-client:HOST:PORT for an emulator)."
+    )
+
+
 # ---- cloud -----------------------------------------------------------------------------
 
 
@@ -179,6 +201,12 @@ class UploadRejected(CloudError):
         "This is likely a bug in the uploader or a cloud incompatibility: keep the output "
         "(--json) and contact support."
     )
+
+
+class CloudDataConflict(UploaderError):
+    """The cloud already holds this device's readings with other values or times."""
+
+    exit_code = ExitCode.VERIFICATION_FAILED
 
 
 class VerificationFailed(UploaderError):

@@ -9,7 +9,7 @@ deciding what to upload.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 
@@ -40,13 +40,39 @@ class BgReading:
     control_solution: bool = False
 
 
+@dataclass(frozen=True)
+class CgmReading:
+    """One sensor glucose value, placed by its session: start (device wall clock) + offset."""
+
+    session_start: datetime
+    """The session's start in the sensor's wall-clock time."""
+    utc_offset_minutes: int | None
+    """The sensor's UTC offset (time zone + DST) for the session; None when it does not say."""
+    time_offset_minutes: int
+    value_mg_dl: float
+    trend_mg_dl_per_min: float | None = None
+    out_of_range: Literal["low", "high"] | None = None
+
+    @property
+    def device_time(self) -> datetime:
+        return self.session_start + timedelta(minutes=self.time_offset_minutes)
+
+
 @dataclass
 class DeviceData:
     """Everything one read of a device produced."""
 
     identity: DeviceIdentity
     readings: list[BgReading] = field(default_factory=list)
+    cgm_readings: list[CgmReading] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Things the user should know about the read (skipped records, oddities)."""
     link_stats: dict[str, int] = field(default_factory=dict)
     """Transmission statistics: frames resent, duplicates dropped..."""
+    cursor: str | None = None
+    """Where the next read should start (driver-specific, e.g. a sequence number); saved by
+    the session only once this read's data is verified in the cloud."""
+
+    @property
+    def record_count(self) -> int:
+        return len(self.readings) + len(self.cgm_readings)

@@ -1,9 +1,15 @@
 """One upload, start to finish: the lifecycle's fixed steps, each timed and each error tagged.
 
-Steps: login, detect, connect, identify, fetch, disconnect (always), process, upload,
-verify, save-state. The cloud login comes first so a wrong password costs nothing at the
-device. State advances only after verification, so a failure anywhere leaves the next run
-to finish the job, and the cloud's deduplication makes that safe.
+Steps: login, detect, connect, identify, fetch, disconnect (always), process, reconcile,
+upload, verify, save-state. The cloud login comes first so a wrong password costs nothing
+at the device.
+
+Reconcile reads back what the cloud already holds for the device's time range before
+anything is sent, so the run sends exactly what is missing: new readings, and readings an
+earlier run verified that have since gone missing (the local state repairs itself). A
+reading the cloud holds with other values or at another time is a conflict, reported
+before anything is sent. State (and the driver's cursor) advances only after the final
+verification, so a failure anywhere leaves the next run to finish the job.
 """
 
 from __future__ import annotations
@@ -22,28 +28,32 @@ import httpx
 
 from uploader.cloud import CloudClient, RetryPolicy
 from uploader.cloud.client import MAX_CHUNK
-from uploader.datamodel import ClientInfo, UploadRecord
+from uploader.datamodel import ClientInfo, DeviceDatum, UploadRecord
+from uploader.detect import DetectOptions, detect
 from uploader.device_spec import parse_device
-from uploader.drivers import detect_usb
 from uploader.drivers.base import Driver
 from uploader.errors import (
     NOTHING_UPLOADED,
+    CloudDataConflict,
     InternalError,
     Step,
     UploaderError,
     UsageError,
     VerificationFailed,
 )
-from uploader.normalize.bgm import normalize_readings
+from uploader.normalize import normalize
+from uploader.pairing import PasskeyProvider
 from uploader.progress import NoProgress, Progress
-from uploader.records import DeviceIdentity
+from uploader.records import DeviceData, DeviceIdentity
 from uploader.state import SyncState, default_state_path, record_key
 from uploader.timeproc import AcrossTheBoardTimezone
-from uploader.transports.usb import UsbBackend, default_backend
-from uploader.verify import VerificationReport, compare
+from uploader.transports.bumble_central import HciEndpoint
+from uploader.transports.usb import UsbBackend
+from uploader.verify import Mismatch, VerificationReport, compare
 
 CLIENT_NAME = "org.diahil.uploader"
 CLOCK_WARNING = timedelta(minutes=15)
+PLACEMENT_FIELDS = frozenset({"time", "timezoneOffset", "clockDriftOffset", "conversionOffset"})
 
 
 def client_version() -> str:
@@ -65,6 +75,13 @@ class UploadOptions:
     """A pyusb backend; None means libusb (real hardware)."""
     cloud_transport: httpx.AsyncBaseTransport | None = None
     """An httpx transport; None means the network (tests hand in an ASGI transport)."""
+    ble_transport: str | HciEndpoint | None = None
+    """None: the system's Bluetooth; a Bumble moniker (``usb:0``, ``tcp-client:H:P``) or an
+    open HCI (source, sink) pair: the project's Bumble central."""
+    ble_keystore: Path | None = None
+    """Where Bluetooth bonds are kept (default: beside the state file)."""
+    ble_scan_timeout_s: float = 5.0
+    passkey: PasskeyProvider | None = None
     device_timeout_ms: int = 5000
     chunk_size: int = MAX_CHUNK
     retry: RetryPolicy | None = None
@@ -82,6 +99,7 @@ class UploadResult:
     control_solution_skipped: int = 0
     datums: int = 0
     new_datums: int = 0
+    resent: int = 0
     created: int | None = None
     duplicates: int | None = None
     by_type: dict[str, int] = field(default_factory=dict)
@@ -118,6 +136,7 @@ class UploadResult:
             "control_solution_skipped": self.control_solution_skipped,
             "datums": self.datums,
             "new_datums": self.new_datums,
+            "resent": self.resent,
             "created": self.created,
             "duplicates": self.duplicates,
             "by_type": self.by_type,
@@ -155,11 +174,26 @@ class _Steps:
 
 
 async def upload(options: UploadOptions) -> UploadResult:
-    """Read the device, upload what the cloud does not have yet, verify, remember."""
+    """Read the device, send what the cloud is missing, verify, remember."""
     if not 0 < options.chunk_size <= MAX_CHUNK:
         raise UsageError(f"The chunk size must be 1..{MAX_CHUNK}, not {options.chunk_size}.")
     times = AcrossTheBoardTimezone(options.timezone)
     selector = parse_device(options.device)
+    state_path = options.state_path or default_state_path()
+    state = SyncState(state_path)
+    try:
+        return await _upload(options, times, selector, state, state_path)
+    finally:
+        state.close()
+
+
+async def _upload(
+    options: UploadOptions,
+    times: AcrossTheBoardTimezone,
+    selector: Any,
+    state: SyncState,
+    state_path: Path,
+) -> UploadResult:
     steps = _Steps()
     async with CloudClient(
         options.cloud_url, transport=options.cloud_transport, retry=options.retry
@@ -168,90 +202,177 @@ async def upload(options: UploadOptions) -> UploadResult:
             user = await cloud.login(options.email, options.password)
         account = f"{cloud.base_url}#{user.user_id}"
 
+        detect_options = DetectOptions(
+            usb_backend=options.usb_backend,
+            device_timeout_ms=options.device_timeout_ms,
+            ble_transport=options.ble_transport,
+            ble_keystore=options.ble_keystore or state_path.with_name("ble-bonds.json"),
+            ble_scan_timeout_s=options.ble_scan_timeout_s,
+            passkey=options.passkey,
+        )
         with steps(Step.DETECT, kept="Nothing was read or uploaded."):
-            backend = options.usb_backend if options.usb_backend is not None else default_backend()
-            driver = await asyncio.to_thread(
-                detect_usb, selector, backend, options.device_timeout_ms
-            )
-        identity, data = await _read_device(driver, steps, options.progress)
+            driver, stack = await detect(selector, detect_options)
+        try:
+            data = await _read_device(driver, steps, options.progress, state, account)
+        finally:
+            if stack is not None:
+                await stack.close()
+        identity = data.identity
 
         with steps(Step.PROCESS, kept=NOTHING_UPLOADED):
-            normalized = normalize_readings(data.readings, identity, times)
+            normalized = normalize(data, times)
             datums = [d.to_json() for d in normalized.datums]
-        result = UploadResult(
-            status="no-new-data",
-            cloud_url=cloud.base_url,
-            user_id=user.user_id,
-            device=identity,
-            records_read=len(data.readings),
-            control_solution_skipped=normalized.control_solution_skipped,
-            datums=len(datums),
-            notes=list(data.notes),
-            link_stats=dict(data.link_stats),
-            timings=steps.timings,
-        )
-        for datum in datums:
-            result.by_type[datum["type"]] = result.by_type.get(datum["type"], 0) + 1
-        if normalized.datums:
-            result.first_device_time = min(d.device_time for d in normalized.datums)
-            result.last_device_time = max(d.device_time for d in normalized.datums)
+        result = _summary(cloud.base_url, user.user_id, data, normalized.datums, datums, steps)
+        result.control_solution_skipped = normalized.control_solution_skipped
         _check_clock(result, times, options.clock())
 
-        state = SyncState(options.state_path or default_state_path())
-        try:
-            known = state.uploaded_keys(account, identity.device_id)
-            new = [d for d in datums if record_key(d) not in known]
-            result.new_datums = len(new)
-            if not new:
-                state.log_run(account, identity.device_id, result.status, result.as_dict())
-                return result
-            result.data_set_id = await _send(cloud, new, identity, times, options, steps, result)
+        known = state.uploaded_keys(account, identity.device_id)
+        to_send: list[dict[str, Any]] = []
+        if datums:
+            with steps(Step.RECONCILE, kept=NOTHING_UPLOADED):
+                before = await _read_back(cloud, datums, normalized.datums, identity)
+                to_send = _missing(datums, before, known, result)
+        result.new_datums = sum(1 for d in to_send if record_key(d) not in known)
+        result.resent = len(to_send) - result.new_datums
+
+        if to_send:
+            result.data_set_id = await _send(
+                cloud, to_send, identity, times, normalized.time_processing, options, steps, result
+            )
             with steps(
                 Step.VERIFY,
                 kept="The data was sent, but the cloud's copy could not be confirmed; the next "
-                "run will check again and send anything missing.",
+                "run checks again and sends anything missing.",
             ):
-                result.verification = await _verify(cloud, datums, normalized.datums, identity)
-            with steps(
-                Step.SAVE_STATE, kept="The cloud holds the data; the next run re-checks it."
-            ):
-                state.mark_verified(
-                    account, identity.device_id, [record_key(d) for d in datums], result.data_set_id
-                )
-                result.status = "uploaded"
-                state.log_run(account, identity.device_id, result.status, result.as_dict())
-        finally:
-            state.close()
+                stored = await _read_back(cloud, datums, normalized.datums, identity)
+                report = compare(datums, stored)
+                if not report.ok:
+                    raise VerificationFailed(
+                        f"The cloud's copy differs from the device: {report.summary()}."
+                    )
+                result.verification = report
+            result.status = "uploaded"
+        with steps(Step.SAVE_STATE, kept="The cloud holds the data; the next run re-checks it."):
+            state.mark_verified(
+                account,
+                identity.device_id,
+                [record_key(d) for d in datums],
+                result.data_set_id,
+                cursor=data.cursor,
+            )
+            state.log_run(account, identity.device_id, result.status, result.as_dict())
     return result
 
 
 async def _read_device(
-    driver: Driver, steps: _Steps, progress: Progress
-) -> tuple[DeviceIdentity, Any]:
+    driver: Driver, steps: _Steps, progress: Progress, state: SyncState, account: str
+) -> DeviceData:
     try:
         with steps(Step.CONNECT, kept=NOTHING_UPLOADED):
             await driver.connect()
         with steps(Step.IDENTIFY, kept=NOTHING_UPLOADED):
             identity = await driver.identify()
         with steps(Step.FETCH, kept=NOTHING_UPLOADED):
-            data = await driver.fetch(progress)
+            return await driver.fetch(progress, since=state.cursor(account, identity.device_id))
     finally:
         with steps(Step.DISCONNECT):
             await driver.disconnect()
-    return identity, data
+
+
+def _summary(
+    cloud_url: str,
+    user_id: str,
+    data: DeviceData,
+    models: list[DeviceDatum],
+    datums: list[dict[str, Any]],
+    steps: _Steps,
+) -> UploadResult:
+    result = UploadResult(
+        status="no-new-data",
+        cloud_url=cloud_url,
+        user_id=user_id,
+        device=data.identity,
+        records_read=data.record_count,
+        datums=len(datums),
+        notes=list(data.notes),
+        link_stats=dict(data.link_stats),
+        timings=steps.timings,
+    )
+    for datum in datums:
+        result.by_type[datum["type"]] = result.by_type.get(datum["type"], 0) + 1
+    if models:
+        result.first_device_time = min(m.device_time for m in models)
+        result.last_device_time = max(m.device_time for m in models)
+    return result
+
+
+async def _read_back(
+    cloud: CloudClient,
+    datums: list[dict[str, Any]],
+    models: list[DeviceDatum],
+    identity: DeviceIdentity,
+) -> list[dict[str, Any]]:
+    """What the cloud holds for this device over the time range of ``models``."""
+    types = sorted({d["type"] for d in datums})
+    start = min(m.time for m in models)
+    end = max(m.time for m in models)
+    return await cloud.read_data(device_id=identity.device_id, types=types, start=start, end=end)
+
+
+def _missing(
+    datums: list[dict[str, Any]],
+    stored: list[dict[str, Any]],
+    known: set[str],
+    result: UploadResult,
+) -> list[dict[str, Any]]:
+    """The datums to send; a ``CloudDataConflict`` if the cloud holds them differently."""
+    report = compare(datums, stored)
+    if report.mismatched:
+        raise _conflict(report.mismatched)
+    missing = set(report.missing)
+    to_send = [d for d in datums if (d["type"], d["deviceId"], d["deviceTime"]) in missing]
+    lost = sum(1 for d in to_send if record_key(d) in known)
+    if lost:
+        result.notes.append(
+            f"{lost} reading(s) uploaded and verified earlier were missing from the cloud; "
+            "they were sent again."
+        )
+    return to_send
+
+
+def _conflict(mismatched: list[Mismatch]) -> CloudDataConflict:
+    placement = [m for m in mismatched if set(m.fields) <= PLACEMENT_FIELDS]
+    example = mismatched[0]
+    if len(placement) == len(mismatched):
+        return CloudDataConflict(
+            f"The cloud already holds {len(mismatched)} of these readings at other times "
+            f"(for example the one of {example.key[2]}): they were uploaded with another "
+            "timezone.",
+            kept="Nothing was sent, so nothing was duplicated.",
+            hint="Upload with the --timezone used before. If that one was wrong, ask support "
+            "to remove the misplaced readings first.",
+        )
+    return CloudDataConflict(
+        f"The cloud holds {len(mismatched)} readings of this device with other values "
+        f"(for example {example.key[2]}: {', '.join(example.fields)} differ).",
+        kept="Nothing was sent, so nothing was overwritten.",
+        hint="Check that the device is the one you think (its serial number) and contact "
+        "support with the --json output.",
+    )
 
 
 async def _send(
     cloud: CloudClient,
-    new: list[dict[str, Any]],
+    to_send: list[dict[str, Any]],
     identity: DeviceIdentity,
     times: AcrossTheBoardTimezone,
+    time_processing: str,
     options: UploadOptions,
     steps: _Steps,
     result: UploadResult,
 ) -> str:
     now = options.clock()
-    local_now = now.astimezone(times.zone).replace(tzinfo=None)
+    local = now.astimezone(times.zone)
     record = UploadRecord(
         client=ClientInfo(name=CLIENT_NAME, version=client_version()),
         device_id=identity.device_id,
@@ -260,27 +381,26 @@ async def _send(
         device_serial_number=identity.serial_number,
         device_tags=list(identity.tags),  # type: ignore[arg-type]
         device_time=identity.clock,
-        computer_time=local_now,
+        computer_time=local.replace(tzinfo=None),
         time=now,
-        time_processing=times.name,  # type: ignore[arg-type]
+        time_processing=time_processing,  # type: ignore[arg-type]
         timezone=times.timezone,
-        timezone_offset=times.fields(local_now).timezone_offset,
+        timezone_offset=int((local.utcoffset() or timedelta(0)).total_seconds() // 60),
         version=client_version(),
     )
     sent = 0
-    kept = "Nothing was uploaded from this run; run it again."
-    with steps(Step.UPLOAD, kept=kept):
+    with steps(Step.UPLOAD, kept="Nothing was uploaded from this run; run it again."):
         data_set_id = await cloud.create_data_set(record)
-        options.progress.start("upload", len(new))
+        options.progress.start("upload", len(to_send))
         created = duplicates = 0
         counted = True
-        for start in range(0, len(new), options.chunk_size):
-            chunk = new[start : start + options.chunk_size]
+        for start in range(0, len(to_send), options.chunk_size):
+            chunk = to_send[start : start + options.chunk_size]
             try:
                 answer = await cloud.upload_chunk(data_set_id, chunk)
             except UploaderError as error:
                 error.kept = (
-                    f"{sent} of {len(new)} new datums reached the cloud before this; the next "
+                    f"{sent} of {len(to_send)} datums reached the cloud before this; the next "
                     "run sends the rest (the cloud ignores what it already holds)."
                 )
                 raise
@@ -292,23 +412,17 @@ async def _send(
                 created += answer.created
                 duplicates += answer.duplicates
         options.progress.finish("upload")
-        await cloud.close_data_set(data_set_id)
+        try:
+            await cloud.close_data_set(data_set_id)
+        except UploaderError as error:
+            error.kept = (
+                f"All {sent} datums reached the cloud, but its data set could not be closed; "
+                "the next run checks them and sends nothing twice."
+            )
+            raise
     if counted:
         result.created, result.duplicates = created, duplicates
     return data_set_id
-
-
-async def _verify(
-    cloud: CloudClient, datums: list[dict[str, Any]], models: list[Any], identity: DeviceIdentity
-) -> VerificationReport:
-    start = min(m.time for m in models)
-    end = max(m.time for m in models)
-    types = sorted({d["type"] for d in datums})
-    stored = await cloud.read_data(device_id=identity.device_id, types=types, start=start, end=end)
-    report = compare(datums, stored)
-    if not report.ok:
-        raise VerificationFailed(f"The cloud's copy differs from the device: {report.summary()}.")
-    return report
 
 
 def _check_clock(result: UploadResult, times: AcrossTheBoardTimezone, now: datetime) -> None:
@@ -329,5 +443,5 @@ def _check_clock(result: UploadResult, times: AcrossTheBoardTimezone, now: datet
 
 
 def run_upload(options: UploadOptions) -> UploadResult:
-    """``upload`` for synchronous callers."""
+    """``upload`` for synchronous callers (a new event loop)."""
     return asyncio.run(upload(options))

@@ -1,7 +1,8 @@
 """Local sync state in SQLite: which device records are safely in which cloud account.
 
 Kept per account (cloud URL and user id) and device (Tidepool deviceId): the key of every
-record the cloud was *verified* to hold, and a log of runs. Keys are written only after
+record the cloud was *verified* to hold, the driver's cursor (where the next read starts,
+e.g. after the last sequence number), and a log of runs. Keys are written only after
 verification succeeded, in one transaction, so an interrupted run leaves the state as it
 was and the next run uploads what is missing (the cloud's deduplication absorbs anything
 that did arrive). A record's key is its identity on the device (type, device time and
@@ -21,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from uploader.errors import UsageError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploaded_record (
     account    TEXT NOT NULL,
@@ -29,6 +32,12 @@ CREATE TABLE IF NOT EXISTS uploaded_record (
     data_set_id TEXT NOT NULL,
     verified_at TEXT NOT NULL,
     PRIMARY KEY (account, device_id, record_key)
+);
+CREATE TABLE IF NOT EXISTS device_cursor (
+    account    TEXT NOT NULL,
+    device_id  TEXT NOT NULL,
+    cursor     TEXT NOT NULL,
+    PRIMARY KEY (account, device_id)
 );
 CREATE TABLE IF NOT EXISTS run (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,11 +65,19 @@ def record_key(datum: dict[str, Any]) -> str:
 
 
 class SyncState:
+    """The state database; ``UsageError`` naming the file when it cannot be opened."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path)
-        self._db.executescript(SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path)
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise UsageError(
+                f"The sync state file {path} cannot be used ({exc}). Give a writable file with "
+                "--state or a writable folder with DIAHIL_STATE_DIR."
+            ) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -72,15 +89,33 @@ class SyncState:
         )
         return {row[0] for row in rows}
 
+    def cursor(self, account: str, device_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT cursor FROM device_cursor WHERE account = ? AND device_id = ?",
+            (account, device_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def mark_verified(
-        self, account: str, device_id: str, keys: Iterable[str], data_set_id: str
+        self,
+        account: str,
+        device_id: str,
+        keys: Iterable[str],
+        data_set_id: str | None,
+        cursor: str | None = None,
     ) -> None:
+        """Record that the cloud holds these records (and move the cursor), atomically."""
         now = datetime.now(UTC).isoformat()
         with self._db:  # one transaction: all or nothing
             self._db.executemany(
                 "INSERT OR IGNORE INTO uploaded_record VALUES (?, ?, ?, ?, ?)",
-                [(account, device_id, key, data_set_id, now) for key in keys],
+                [(account, device_id, key, data_set_id or "", now) for key in keys],
             )
+            if cursor is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO device_cursor VALUES (?, ?, ?)",
+                    (account, device_id, cursor),
+                )
 
     def log_run(self, account: str, device_id: str, status: str, summary: dict[str, Any]) -> None:
         with self._db:

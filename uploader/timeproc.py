@@ -47,11 +47,6 @@ def resolve_timezone(name: str) -> ZoneInfo:
         ) from None
 
 
-def offset_minutes(zone: ZoneInfo, local: datetime) -> int:
-    offset = local.replace(tzinfo=zone).utcoffset() or timedelta(0)
-    return int(offset.total_seconds() // 60)
-
-
 class AcrossTheBoardTimezone:
     """One user-chosen zone for every device time (BGMs: they keep no clock-change history).
 

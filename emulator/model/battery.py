@@ -1,8 +1,8 @@
 """A device battery: charge level and the thresholds at which firmware reacts.
 
-Meters refuse to transfer data (or shut down) when the battery is too low; pumps raise
-annunciations. The battery is a plain model the rig (issue: bench rig over CAN) will later
-drive from a bench supply's voltage.
+Real meters refuse to transfer data (or shut down) when the battery is too low, and pumps
+raise annunciations; no emulated device acts on its battery yet. The model is here for the
+bench-rig issue, whose fixture drives it from a bench supply's voltage.
 """
 
 from __future__ import annotations

@@ -49,6 +49,11 @@ class DeviceClock:
             drift = timedelta(seconds=elapsed * self.drift_ppm / 1_000_000)
             return true_now + self._offset + drift
 
+    def true_now(self) -> datetime:
+        """True local time from the time source (what a device's own elapsed-time counter
+        follows, whatever its displayed clock says)."""
+        return self._source()
+
     @property
     def offset(self) -> timedelta:
         """How far the displayed time is from true time now (offset plus drift so far)."""

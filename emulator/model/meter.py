@@ -108,3 +108,12 @@ class MeterModel:
     def ledger(self) -> list[MeterReading]:
         """Every record the meter holds now, oldest first."""
         return self.memory.snapshot()
+
+    def numbered_ledger(self) -> list[tuple[int, MeterReading]]:
+        """The ledger with each record's number (1 for the first result ever stored; kept
+        when older results wrap away or are deleted): the GLS sequence numbers."""
+        return self.memory.numbered()
+
+    def delete(self, numbers: Iterable[int]) -> int:
+        """Delete the results with these numbers (a collector's RACP delete); how many went."""
+        return self.memory.delete(set(numbers))

@@ -53,13 +53,25 @@ def libusb_error(code: int) -> USBError:
     return cls(message, code, errno_value)
 
 
-class _Handle:
-    """An open device handle: the device plus the interfaces claimed through it."""
+class _Attachment:
+    """One enumeration of a device (libusb's ``libusb_device``): dead once it is unplugged."""
 
     def __init__(self, device: VirtualUsbDevice) -> None:
         self.device = device
+        self.generation = device.generation
+
+    @property
+    def live(self) -> bool:
+        return self.device.connected and self.device.generation == self.generation
+
+
+class _Handle:
+    """An open device handle: the attachment plus the interfaces claimed through it."""
+
+    def __init__(self, attachment: _Attachment) -> None:
+        self.device = attachment.device
+        self.generation = attachment.generation
         self.claimed: set[int] = set()
-        self.address = device.address
 
 
 class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
@@ -130,20 +142,21 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
     def _live(handle: _Handle) -> VirtualUsbDevice:
         """The handle's device, if it is still the same attachment (not unplugged/replugged)."""
         device = handle.device
-        if not device.connected or device.address != handle.address:
+        if not device.connected or device.generation != handle.generation:
             raise libusb_error(LIBUSB_ERROR_NO_DEVICE)
         return device
 
     # ---- enumeration and descriptors (cached, no I/O, as libusb) ------------------------
 
-    def enumerate_devices(self) -> list[VirtualUsbDevice]:
+    def enumerate_devices(self) -> list[_Attachment]:
         with self._lock:
-            return [dev for dev in self._devices.values() if dev.connected]
+            return [_Attachment(dev) for dev in self._devices.values() if dev.connected]
 
-    def get_parent(self, dev: VirtualUsbDevice) -> None:
+    def get_parent(self, dev: _Attachment) -> None:
         return None
 
-    def get_device_descriptor(self, dev: VirtualUsbDevice) -> d.DeviceDescriptor:
+    def get_device_descriptor(self, attachment: _Attachment) -> d.DeviceDescriptor:
+        dev = attachment.device
         parsed = dev.parsed_device_descriptor()
         return d.DeviceDescriptor(
             **{
@@ -156,19 +169,19 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
             }
         )
 
-    def _config(self, dev: VirtualUsbDevice, config: int) -> d.ConfigurationDescriptor:
-        configs = dev.parsed_configurations()
+    def _config(self, attachment: _Attachment, config: int) -> d.ConfigurationDescriptor:
+        configs = attachment.device.parsed_configurations()
         if config >= len(configs):
             raise IndexError(f"Invalid configuration index {config}")
         return configs[config]
 
     def get_configuration_descriptor(
-        self, dev: VirtualUsbDevice, config: int
+        self, dev: _Attachment, config: int
     ) -> d.ConfigurationDescriptor:
         return self._config(dev, config)
 
     def get_interface_descriptor(
-        self, dev: VirtualUsbDevice, intf: int, alt: int, config: int
+        self, dev: _Attachment, intf: int, alt: int, config: int
     ) -> d.InterfaceDescriptor:
         numbers = self._config(dev, config).interface_numbers()
         if intf >= len(numbers):
@@ -179,7 +192,7 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         return alternates[alt]
 
     def get_endpoint_descriptor(
-        self, dev: VirtualUsbDevice, ep: int, intf: int, alt: int, config: int
+        self, dev: _Attachment, ep: int, intf: int, alt: int, config: int
     ) -> d.EndpointDescriptor:
         interface = self.get_interface_descriptor(dev, intf, alt, config)
         if ep >= len(interface.endpoints):
@@ -188,13 +201,16 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     # ---- handles ------------------------------------------------------------------------
 
-    def open_device(self, dev: VirtualUsbDevice) -> _Handle:
-        if not dev.connected:
+    def open_device(self, dev: _Attachment) -> _Handle:
+        if not dev.live:
             raise libusb_error(LIBUSB_ERROR_NO_DEVICE)
+        if dev.device.faults.denies_access():
+            raise libusb_error(LIBUSB_ERROR_ACCESS)
         return _Handle(dev)
 
     def close_device(self, dev_handle: _Handle) -> None:
-        dev_handle.claimed.clear()  # libusb_close never fails
+        for intf in list(dev_handle.claimed):  # libusb_close never fails
+            self._release(dev_handle, intf)
 
     def set_configuration(self, dev_handle: _Handle, config_value: int) -> None:
         self._call(self._live(dev_handle).control, 0x00, 0x09, config_value, 0, b"")
@@ -210,10 +226,20 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         device = self._live(dev_handle)
         if intf in device.kernel_bound:  # as Linux usbfs answers while usbhid owns it
             raise libusb_error(LIBUSB_ERROR_BUSY)
+        owner = device.claims.get(intf)
+        if owner is not None and owner is not dev_handle:  # another program holds it
+            raise libusb_error(LIBUSB_ERROR_BUSY)
+        device.claims[intf] = dev_handle
         dev_handle.claimed.add(intf)
 
-    def release_interface(self, dev_handle: _Handle, intf: int) -> None:
+    @staticmethod
+    def _release(dev_handle: _Handle, intf: int) -> None:
         dev_handle.claimed.discard(intf)
+        if dev_handle.device.claims.get(intf) is dev_handle:
+            del dev_handle.device.claims[intf]
+
+    def release_interface(self, dev_handle: _Handle, intf: int) -> None:
+        self._release(dev_handle, intf)
         self._live(dev_handle)
 
     # ---- transfers ----------------------------------------------------------------------
@@ -224,7 +250,7 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         device = self._live(dev_handle)
         if intf not in dev_handle.claimed:
             raise libusb_error(LIBUSB_ERROR_NOT_FOUND)
-        return self._call(device.write_out, ep, bytes(data))
+        return self._call(device.write_out, ep, bytes(data), dev_handle.generation)
 
     def _read(
         self, dev_handle: _Handle, ep: int, intf: int, buff: array.array[int], timeout: int
@@ -232,7 +258,9 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         device = self._live(dev_handle)
         if intf not in dev_handle.claimed:
             raise libusb_error(LIBUSB_ERROR_NOT_FOUND)
-        packet = self._call(device.read_in, ep, len(buff) * buff.itemsize, timeout)
+        packet = self._call(
+            device.read_in, ep, len(buff) * buff.itemsize, timeout, dev_handle.generation
+        )
         buff[: len(packet)] = array.array(buff.typecode, packet)
         return len(packet)
 
@@ -264,9 +292,10 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     def reset_device(self, dev_handle: _Handle) -> None:
         device = dev_handle.device
-        if not device.connected or device.address != dev_handle.address:
+        if not device.connected or device.generation != dev_handle.generation:
             raise libusb_error(LIBUSB_ERROR_NOT_FOUND)  # libusb: the device re-enumerated
         device.attach(device.bus, device.address, device.port)
+        dev_handle.generation = device.generation
 
     def is_kernel_driver_active(self, dev_handle: _Handle, intf: int) -> bool:
         return intf in self._live(dev_handle).kernel_bound

@@ -56,12 +56,16 @@ class VirtualUsbDevice:
         self.faults = faults if faults is not None else FaultPlan()
         self._cv = threading.Condition()
         self.connected = False
+        self.generation = 0
+        """Counts attachments: a handle opened before an unplug/replug is dead, as in libusb."""
         self.bus = 1
         self.address = 0
         self.port = 1
         self.speed = 2  # LIBUSB_SPEED_FULL
         self.configuration = 0
         self.kernel_bound: set[int] = set()
+        self.claims: dict[int, object] = {}
+        """Interface number -> the handle that claimed it (one program at a time)."""
         self._in: dict[int, deque[_Pending]] = {}
         self._last_ready: dict[int, float] = {}
         self._halted: set[int] = set()
@@ -77,6 +81,7 @@ class VirtualUsbDevice:
         """Called by the backend when the device is plugged in (power-on, enumeration)."""
         with self._cv:
             self.bus, self.address, self.port = bus, address, port
+            self.generation += 1
             self.connected = True
             self.configuration = 0
             self._in.clear()
@@ -89,6 +94,8 @@ class VirtualUsbDevice:
             if self.kernel_driver:
                 for config in self._parsed_configs:
                     self.kernel_bound |= set(config.interface_numbers())
+            self.claims = {}
+            self._cv.notify_all()
         self.power_on()
 
     def unplug(self) -> None:
@@ -98,8 +105,8 @@ class VirtualUsbDevice:
             self._in.clear()
             self._cv.notify_all()
 
-    def _require_connected(self) -> None:
-        if not self.connected:
+    def _require_connected(self, generation: int | None = None) -> None:
+        if not self.connected or (generation is not None and generation != self.generation):
             raise DeviceGone()
 
     # ---- hooks for subclasses -----------------------------------------------------------
@@ -137,13 +144,16 @@ class VirtualUsbDevice:
             self._in.setdefault(endpoint, deque()).append(_Pending(ready, bytes(data)))
             self._cv.notify_all()
 
-    def read_in(self, endpoint: int, size: int, timeout_ms: int) -> bytes:
-        """The host reads IN ``endpoint``; ``timeout_ms`` 0 waits forever, as in libusb."""
+    def read_in(
+        self, endpoint: int, size: int, timeout_ms: int, generation: int | None = None
+    ) -> bytes:
+        """The host reads IN ``endpoint``; ``timeout_ms`` 0 waits forever, as in libusb. A read
+        through a handle of an earlier attachment (``generation``) fails as unplugged."""
         deadline = None if timeout_ms == 0 else time.monotonic() + timeout_ms / 1000
         with self._cv:
             self._check_link(endpoint)
             while True:
-                self._require_connected()
+                self._require_connected(generation)
                 if endpoint in self._halted:
                     raise EndpointStalled()
                 queue = self._in.get(endpoint)
@@ -169,10 +179,10 @@ class VirtualUsbDevice:
 
     # ---- host -> device ----------------------------------------------------------------
 
-    def write_out(self, endpoint: int, data: bytes) -> int:
+    def write_out(self, endpoint: int, data: bytes, generation: int | None = None) -> int:
         with self._cv:
             self._check_link(endpoint)
-            self._require_connected()
+            self._require_connected(generation)
             if endpoint in self._halted:
                 raise EndpointStalled()
             self._cross_link(len(data))

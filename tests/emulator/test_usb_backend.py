@@ -11,7 +11,7 @@ import usb.core
 import usb.util
 
 from emulator.devices.contour_usb import ContourUsbMeter, build_contour_meter
-from emulator.faults import DelayInReport, FaultPlan, StallEndpoint, UnplugAfterBytes
+from emulator.faults import DelayInReport, DenyAccess, FaultPlan, StallEndpoint, UnplugAfterBytes
 from emulator.timing import FAST, REALISTIC, Timing, timing_mode
 from emulator.usb import EmulatedUsbBackend
 
@@ -158,3 +158,58 @@ def test_timing_modes_by_name() -> None:
     assert timing_mode("fast") is FAST and timing_mode("realistic") is REALISTIC
     with pytest.raises(ValueError, match="choose one of fast, realistic"):
         timing_mode("turbo")
+
+
+def test_replug_during_a_blocked_read_is_enodev_not_a_timeout(bus: EmulatedUsbBackend) -> None:
+    meter = plugged(bus)
+    dev = opened(bus)
+    threading.Timer(0.05, bus.replug, args=(meter,)).start()
+    started = time.monotonic()
+    with pytest.raises(usb.core.USBError) as caught:
+        dev.read(0x81, 64, 2000)
+    assert caught.value.errno == errno.ENODEV
+    assert time.monotonic() - started < 1.5  # woke up at the unplug, not at the timeout
+
+
+def test_a_device_object_from_before_a_replug_cannot_be_opened(bus: EmulatedUsbBackend) -> None:
+    meter = plugged(bus)
+    stale = usb.core.find(idVendor=0x1A79, backend=bus)
+    bus.replug(meter)
+    with pytest.raises(usb.core.USBError) as caught:
+        stale.set_configuration()
+    assert caught.value.errno == errno.ENODEV
+
+
+def test_a_second_program_cannot_claim_the_interface(bus: EmulatedUsbBackend) -> None:
+    plugged(bus)
+    first = opened(bus)
+    usb.util.claim_interface(first, 0)
+    second = usb.core.find(idVendor=0x1A79, backend=bus)
+    with pytest.raises(usb.core.USBError) as caught:
+        usb.util.claim_interface(second, 0)
+    assert caught.value.errno == errno.EBUSY
+    usb.util.dispose_resources(first)  # the first program exits
+    usb.util.claim_interface(second, 0)
+
+
+def test_deny_access_fault_is_libusbs_access_error(bus: EmulatedUsbBackend) -> None:
+    meter = plugged(bus, faults=FaultPlan([DenyAccess()]))
+    dev = usb.core.find(idVendor=0x1A79, backend=bus)
+    with pytest.raises(usb.core.USBError) as caught:
+        dev.set_configuration()
+    assert (caught.value.errno, caught.value.backend_error_code) == (errno.EACCES, -3)
+    assert "denied access to the device" in meter.faults.fired
+
+
+def test_a_cleared_fault_fires_again_when_added_again(bus: EmulatedUsbBackend) -> None:
+    plan = FaultPlan([StallEndpoint(0x01, after_transfers=1)])
+    plugged(bus, faults=plan)
+    dev = opened(bus)
+    with pytest.raises(usb.core.USBError):
+        dev.write(0x01, EOT_REPORT)
+    plan.clear()
+    dev.clear_halt(0x01)
+    plan.add(StallEndpoint(0x01, after_transfers=1))
+    with pytest.raises(usb.core.USBError):
+        dev.write(0x01, EOT_REPORT)
+    assert len(plan.fired) == 2

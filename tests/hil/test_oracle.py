@@ -71,3 +71,17 @@ def test_mmol_meters_are_expected_in_their_display_unit() -> None:
     model.unit = GlucoseUnit.MMOL_L
     first = expected_smbg(model, TZ)[0]
     assert (first.units, first.value) == ("mmol/L", 5.4)
+
+
+def test_mixed_devices_extra_annotations_and_offsets_are_caught() -> None:
+    expected = expected_smbg(meter(), TZ)
+    cloud = correct_cloud()
+    other_device = [
+        {**cloud[0], "deviceId": "Other-1"},
+        *[{**c, "deviceId": "Mine-1"} for c in cloud[1:]],
+    ]
+    assert not compare_with_ledger(expected, other_device).exact
+    extra = {**cloud[0], "annotations": [{"code": "smbg/unknown-value"}]}
+    assert not compare_with_ledger(expected, [extra, *cloud[1:]]).exact
+    drifted = {**cloud[0], "clockDriftOffset": 60000}
+    assert not compare_with_ledger(expected, [drifted, *cloud[1:]]).exact

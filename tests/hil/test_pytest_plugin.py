@@ -15,11 +15,11 @@ def test_bench_target_fails_clearly_without_a_rig(pytester: pytest.Pytester) -> 
 def test_fixtures_give_an_emulated_meter_an_uploader_and_a_cloud(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        def test_upload(hil_target, contour_meter, uploader, cloud_reader, cloud_account):
+        def test_upload(hil_target, contour_meter, uploader, cloud_inspector, cloud_account):
             assert hil_target == "emulated"
             result = uploader.upload(contour_meter.device_spec)
             assert result.status == "uploaded"
-            assert len(cloud_reader.data(cloud_account, type="smbg")) == result.new_datums
+            assert len(cloud_inspector.data(cloud_account, type="smbg")) == result.new_datums
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")

@@ -193,7 +193,9 @@ def test_a_meter_that_keeps_sending_bad_frames_is_given_up_on(
         exchange += [{"from": "meter", "hex": bad.hex()}, {"from": "host", "hex": "15"}]
     exchange.append({"from": "meter", "hex": bad.hex()})
     receiver = E1381Receiver(ScriptedMeter(exchange))
-    with pytest.raises(ProtocolError, match="record 1 of the transfer failed 6 times in a row"):
+    with pytest.raises(
+        ProtocolError, match=r"its record 1 \(the header being 1\) arrived damaged 6 times in a row"
+    ):
         list(receiver.frames())
 
 
@@ -210,3 +212,46 @@ def test_establishment_retries_then_gives_a_clear_error() -> None:
     receiver = E1381Receiver(ScriptedMeter(exchange))
     with pytest.raises(ProtocolError, match="did not accept a transfer after 5 attempts"):
         receiver.establish()
+
+
+def test_a_silent_meter_is_a_timeout_not_a_nak(contour_frames: list[dict[str, Any]]) -> None:
+    """NAKing a silence would desynchronise the ends when the frame arrives late after all."""
+    header = contour_frames[0]["frame_hex"]
+    meter = ScriptedMeter([{"from": "meter", "hex": header}, {"from": "host", "hex": "06"}])
+    receiver = E1381Receiver(meter)
+    frames = receiver.frames()
+    assert next(frames).number == 1
+    with pytest.raises(
+        DeviceTimeout, match=r"stopped sending in the middle of its data \(after record 1\)"
+    ):
+        next(frames)
+    assert receiver.naks_sent == 0
+
+
+def test_a_repeated_last_frame_does_not_spoil_a_complete_transfer(
+    contour_frames: list[dict[str, Any]],
+) -> None:
+    body = b"1L|1||N\r\x03"
+    terminator = (b"\x02" + body + frame_checksum(body).encode() + b"\r\n").hex()
+    meter = ScriptedMeter(
+        [
+            {"from": "meter", "hex": terminator},
+            {"from": "host", "hex": "06"},
+            {"from": "meter", "hex": terminator},  # the meter did not hear our ACK
+            {"from": "host", "hex": "06"},
+            {"from": "meter", "hex": "04"},
+        ]
+    )
+    receiver = E1381Receiver(meter)
+    assert [f.text for f in receiver.frames()] == ["L|1||N\r"]
+    assert receiver.duplicates_dropped == 1 and meter.steps == []
+
+
+def test_a_missing_eot_after_the_last_frame_is_only_a_note() -> None:
+    body = b"1L|1||N\r\x03"
+    terminator = (b"\x02" + body + frame_checksum(body).encode() + b"\r\n").hex()
+    receiver = E1381Receiver(
+        ScriptedMeter([{"from": "meter", "hex": terminator}, {"from": "host", "hex": "06"}])
+    )
+    assert len(list(receiver.frames())) == 1
+    assert receiver.notes == ["The meter did not end the transfer with EOT (data complete)."]

@@ -86,7 +86,6 @@ class CloudClient:
         self._credentials: tuple[str, str] | None = None
         self._token: str | None = None
         self.user: CloudUser | None = None
-        self.requests_sent = 0
 
     async def __aenter__(self) -> CloudClient:
         return self
@@ -110,7 +109,6 @@ class CloudClient:
             headers = dict(extra_headers)
             if authenticated and self._token:
                 headers[SESSION_HEADER] = self._token
-            self.requests_sent += 1
             try:
                 response = await self._http.request(method, path, headers=headers, **kwargs)
             except httpx.TimeoutException as exc:

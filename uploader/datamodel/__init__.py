@@ -7,11 +7,13 @@ cloud. ``to_json()`` gives the wire form (camelCase, no nulls, Tidepool time for
 """
 
 from uploader.datamodel.base import Annotation, DeviceDatum, Origin, format_device_time, format_utc
+from uploader.datamodel.cbg import Cbg
 from uploader.datamodel.smbg import Smbg
 from uploader.datamodel.upload import ClientInfo, DeduplicatorInfo, UploadRecord
 
 __all__ = [
     "Annotation",
+    "Cbg",
     "ClientInfo",
     "DeduplicatorInfo",
     "DeviceDatum",

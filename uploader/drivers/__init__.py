@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from uploader.device_spec import UsbSelector
 from uploader.drivers import contour_usb
 from uploader.drivers.base import Driver
-from uploader.errors import AmbiguousDevice, DeviceNotFound
+from uploader.errors import AmbiguousDevice, DeviceAccessDenied, DeviceNotFound
 from uploader.transports.usb import UsbBackend, UsbDeviceInfo, find_devices
 
 
@@ -42,8 +42,12 @@ def detect_usb(selector: UsbSelector, backend: UsbBackend, timeout_ms: int = 500
     candidates = find_devices(
         backend, lambda vid, pid: selector.matches_ids(vid, pid) and supported_usb(vid, pid)
     )
+    denied = [c for c in candidates if c.access_denied]
     if selector.serial_number is not None:
         candidates = [c for c in candidates if c.serial_number == selector.serial_number]
+    if denied and (len(candidates) != 1 or candidates[0].access_denied):
+        listed = ", ".join(f"{c.vendor_id:04x}:{c.product_id:04x} at {c.location}" for c in denied)
+        raise DeviceAccessDenied(f"This user may not open the device(s) found: {listed}.")
     if not candidates:
         wanted = "supported device" if selector.vendor_id is None else f"device matching {selector}"
         families = ", ".join(e.family for e in USB_DRIVERS)

@@ -27,8 +27,9 @@ class Driver(ABC):
         """Model, serial number, firmware and clock."""
 
     @abstractmethod
-    async def fetch(self, progress: Progress) -> DeviceData:
-        """Every record the device holds (drivers with cursors take only the new ones)."""
+    async def fetch(self, progress: Progress, since: str | None = None) -> DeviceData:
+        """The device's records: all of them, or for drivers with a cursor only those after
+        ``since`` (the ``DeviceData.cursor`` of the last verified read)."""
 
     @abstractmethod
     async def disconnect(self) -> None:

@@ -98,7 +98,8 @@ class ContourUsbDriver(Driver):
             raise ProtocolError("The meter ended the transfer without sending its header.")
         return parse_header(first.text)
 
-    async def fetch(self, progress: Progress) -> DeviceData:
+    async def fetch(self, progress: Progress, since: str | None = None) -> DeviceData:
+        # Contour meters always send their whole memory: no cursor.
         return await asyncio.to_thread(self._read_results, progress)
 
     def _read_results(self, progress: Progress) -> DeviceData:
@@ -109,24 +110,34 @@ class ContourUsbDriver(Driver):
         data = DeviceData(identity=identity)
         skipped: dict[str, int] = {}
         results = 0
+        terminated = False
         progress.start("read", header.result_count)
         for frame in frames:
             record = parse_record(frame.text, header.delimiters)
             if isinstance(record, OtherRecord):
+                terminated = record.kind == "L"
                 continue
             results += 1
+            if record.sequence != results:
+                raise ProtocolError(
+                    f"The meter sent result number {record.sequence} where {results} was "
+                    "expected: a result is missing from the transfer."
+                )
             progress.advance("read")
             if record.test != "Glucose":
                 skipped[record.test] = skipped.get(record.test, 0) + 1
                 continue
             data.readings.append(self._reading(record, header))
         progress.finish("read")
+        if not terminated:
+            raise ProtocolError("The meter's data ended without its terminator record.")
+        if header.result_count is not None and results != header.result_count:
+            raise ProtocolError(
+                f"The meter announced {header.result_count} results but sent {results}."
+            )
         for test, count in sorted(skipped.items()):
             data.notes.append(f"Skipped {count} {test.lower()} record(s): not uploaded yet.")
-        if header.result_count is not None and results != header.result_count:
-            data.notes.append(
-                f"The meter announced {header.result_count} results and sent {results}."
-            )
+        data.notes.extend(receiver.notes)
         data.link_stats = {
             "naks_sent": receiver.naks_sent,
             "duplicates_dropped": receiver.duplicates_dropped,

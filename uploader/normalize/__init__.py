@@ -1,2 +1,48 @@
 """Normalization: device records (``uploader.records``) to Tidepool datums
-(``uploader.datamodel``)."""
+(``uploader.datamodel``), one module per kind of record, dispatched here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from uploader.datamodel import DeviceDatum
+from uploader.errors import ProtocolError
+from uploader.normalize.bgm import smbg_from_reading
+from uploader.normalize.cgm import cbg_from_reading
+from uploader.records import DeviceData
+from uploader.timeproc import AcrossTheBoardTimezone
+
+
+@dataclass
+class Normalized:
+    datums: list[DeviceDatum] = field(default_factory=list)
+    control_solution_skipped: int = 0
+    time_processing: str = AcrossTheBoardTimezone.name
+
+
+def normalize(data: DeviceData, times: AcrossTheBoardTimezone) -> Normalized:
+    """Every datum of one read. A value no real device can produce is the device's fault: it
+    becomes a ``ProtocolError`` naming the record, not a crash."""
+    out = Normalized()
+    try:
+        for reading in data.readings:
+            if reading.control_solution:
+                out.control_solution_skipped += 1
+                continue
+            out.datums.append(smbg_from_reading(reading, data.identity, times))
+        for cgm in data.cgm_readings:
+            out.datums.append(cbg_from_reading(cgm, data.identity, times))
+    except ValidationError as problem:
+        first = problem.errors()[0]
+        raise ProtocolError(
+            f"The device sent a reading the data model cannot hold ({first['msg']}); "
+            "it may be damaged or mis-set."
+        ) from problem
+    anchored = bool(data.cgm_readings) and all(
+        r.utc_offset_minutes is not None for r in data.cgm_readings
+    )
+    if anchored and not data.readings:
+        out.time_processing = "none"
+    return out

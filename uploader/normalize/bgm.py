@@ -13,20 +13,12 @@ Follows ../shared/specs/tidepool-uploader/docs/checklisttemplates/BGMChecklist.m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from uploader.datamodel import Annotation, Smbg
 from uploader.records import BgReading, DeviceIdentity
 from uploader.timeproc import TimeProcessor
 
 MG_DL_PER_MMOL_L = 18.01559
 """Tidepool's conversion factor (docs/device-data/units.md)."""
-
-
-@dataclass
-class NormalizedReadings:
-    datums: list[Smbg] = field(default_factory=list)
-    control_solution_skipped: int = 0
 
 
 def _in_units(value_mg_dl: float, units: str) -> float:
@@ -64,15 +56,3 @@ def smbg_from_reading(reading: BgReading, identity: DeviceIdentity, times: TimeP
         value=round(value) if reading.units == "mg/dL" else value,
         annotations=annotations,
     )
-
-
-def normalize_readings(
-    readings: list[BgReading], identity: DeviceIdentity, times: TimeProcessor
-) -> NormalizedReadings:
-    out = NormalizedReadings()
-    for reading in readings:
-        if reading.control_solution:
-            out.control_solution_skipped += 1
-            continue
-        out.datums.append(smbg_from_reading(reading, identity, times))
-    return out

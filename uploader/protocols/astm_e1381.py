@@ -7,12 +7,15 @@ Specification: ASTM E1381-02, with the Contour dialect in ../shared/specs/contou
   upper-case hex digits.
 - Establishment: the host sends EOT; the meter answers with a message ending in ENQ, which
   the host ACKs. A NAK (the meter is busy) gets another EOT, a bounded number of times.
-- Transfer: every good frame is ACKed. A bad frame (checksum, layout, sequence) or a silent
-  meter gets a NAK, and the meter sends the frame again; a frame repeated with the previous
-  frame number (the meter missed our ACK) is ACKed and dropped. After ``max_retries`` NAKs
-  for one frame the host gives up, as E1381 says a sender does.
+- Transfer: every good frame is ACKed. A bad frame (checksum, layout, sequence) gets a NAK,
+  and the meter sends it again; a frame repeated with the previous frame number (the meter
+  missed our ACK) is ACKed and dropped, as E1381 says. When the same frame has arrived
+  damaged ``max_retries`` times the host gives up, as E1381 says a sender does. A meter
+  that falls silent is not NAKed (that would put the two ends out of step): after the
+  receive timeout the transfer fails with ``DeviceTimeout``.
 - Termination: the meter's EOT. An EOT before the message's last frame (ETX) means the
-  meter gave up.
+  meter gave up. After the last frame the data is complete: a repeat of it is ACKed and
+  dropped, and a missing EOT is only noted.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class E1381Receiver:
         self.max_establish_attempts = max_establish_attempts
         self.naks_sent = 0
         self.duplicates_dropped = 0
+        self.notes: list[str] = []
 
     def drain(self, timeout_ms: int = 20, limit: int = 256) -> None:
         """Discard anything left over from an earlier, interrupted session."""
@@ -105,24 +109,25 @@ class E1381Receiver:
 
     def frames(self) -> Iterator[Frame]:
         """Every frame of the message, in order, each validated and acknowledged."""
-        expected = 1
+        expected = 1  # position in the transfer, the header being 1; its frame number is % 8
         failures = 0
         while True:
             try:
                 message = self.link.receive()
-            except DeviceTimeout:
-                message = b""  # a silent meter is asked again, like a bad frame
+            except DeviceTimeout as silent:
+                raise DeviceTimeout(
+                    f"The meter stopped sending in the middle of its data (after record "
+                    f"{expected - 1})."
+                ) from silent
             if message == bytes([EOT]):
                 raise DeviceCommunicationError(
                     "The meter ended the transfer before its last record (it gives up after "
                     "repeated transmission errors)."
                 )
             try:
-                if not message:
-                    raise FrameError("no answer")
                 frame = parse_frame(message)
-                if frame.number == (expected - 1) % 8:
-                    self.duplicates_dropped += 1
+                if expected > 1 and frame.number == (expected - 1) % 8:
+                    self.duplicates_dropped += 1  # the meter missed our ACK and sent it again
                     self.link.send(bytes([ACK]))
                     continue
                 if frame.number != expected % 8:
@@ -131,8 +136,9 @@ class E1381Receiver:
                 failures += 1
                 if failures >= self.max_retries:
                     raise ProtocolError(
-                        f"The meter kept sending damaged data: record {expected} of the "
-                        f"transfer failed {failures} times in a row (last: {problem})."
+                        f"The meter kept sending damaged data: its record {expected} (the "
+                        f"header being 1) arrived damaged {failures} times in a row (last: "
+                        f"{problem})."
                     ) from None
                 self.naks_sent += 1
                 self.link.send(bytes([NAK]))
@@ -142,13 +148,29 @@ class E1381Receiver:
             self.link.send(bytes([ACK]))
             yield frame
             if frame.final:
-                self._finish()
+                self._finish(frame)
                 return
 
-    def _finish(self) -> None:
-        try:
-            ending = self.link.receive()
-        except DeviceTimeout:
-            return  # the data is complete; a missing EOT loses nothing
-        if ending != bytes([EOT]):
-            raise ProtocolError(f"Expected EOT after the last frame, got {ending[:16]!r}.")
+    def _finish(self, last: Frame, limit: int = 8) -> None:
+        """Wait for the meter's EOT. The data is already complete, so nothing here fails."""
+        for _ in range(limit):
+            try:
+                ending = self.link.receive()
+            except DeviceTimeout:
+                self.notes.append("The meter did not end the transfer with EOT (data complete).")
+                return
+            if ending == bytes([EOT]):
+                return
+            try:
+                repeat = parse_frame(ending)
+            except FrameError:
+                repeat = None
+            if repeat is not None and repeat.number == last.number:
+                self.duplicates_dropped += 1
+                self.link.send(bytes([ACK]))
+                continue
+            self.notes.append(f"Unexpected data after the last record: {ending[:16].hex()}.")
+            return
+        self.notes.append(
+            "The meter kept repeating its last record instead of ending the transfer."
+        )

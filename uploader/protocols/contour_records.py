@@ -67,9 +67,6 @@ class OtherRecord:
     text: str
 
 
-ContourRecord = ContourHeader | ContourResult | OtherRecord
-
-
 def parse_timestamp(text: str, what: str) -> datetime:
     try:
         if len(text) != 12 or not text.isdigit():

@@ -73,20 +73,47 @@ class UsbDeviceInfo:
     address: int | None
     serial_number: str | None
     product: str | None
-    handle: usb.core.Device
+    device: usb.core.Device
+    access_denied: bool = False
+    """The system refused to open the device (its strings could not be read)."""
 
     @property
     def location(self) -> str:
         return f"bus {self.bus} address {self.address}"
 
 
-def _string(device: usb.core.Device, index: int) -> str | None:
-    if not index:
-        return None
+def _describe(dev: usb.core.Device) -> UsbDeviceInfo:
+    """Enumeration facts plus the product and serial strings (which need the device opened;
+    an "access denied" there is remembered, since it means the user lacks permission)."""
+    strings: dict[str, str | None] = {"serial": None, "product": None}
+    denied = False
     try:
-        return str(usb.util.get_string(device, index))
-    except (usb.core.USBError, ValueError, NotImplementedError):
-        return None  # no permission to read strings yet, or no language table
+        # Asked directly: the Device.langids property would hide "access denied".
+        langids = usb.util.get_langids(dev)
+    except usb.core.USBError as exc:
+        denied, langids = exc.errno == errno.EACCES, ()
+    except NotImplementedError:
+        langids = ()
+    for name, index in (("serial", dev.iSerialNumber), ("product", dev.iProduct)):
+        if not index or not langids:
+            continue
+        try:
+            strings[name] = str(usb.util.get_string(dev, index, langids[0]))
+        except usb.core.USBError as exc:
+            denied = denied or exc.errno == errno.EACCES
+        except (ValueError, NotImplementedError):
+            pass  # an unreadable string: the device is still usable
+    usb.util.dispose_resources(dev)  # release the handle the string requests opened
+    return UsbDeviceInfo(
+        vendor_id=dev.idVendor,
+        product_id=dev.idProduct,
+        bus=dev.bus,
+        address=dev.address,
+        serial_number=strings["serial"],
+        product=strings["product"],
+        device=dev,
+        access_denied=denied,
+    )
 
 
 def find_devices(
@@ -104,18 +131,7 @@ def find_devices(
         raise UsbUnavailable(f"No USB backend is available ({exc}).") from exc
     except usb.core.USBError as exc:
         raise translate(exc, "listing USB devices") from exc
-    return [
-        UsbDeviceInfo(
-            vendor_id=dev.idVendor,
-            product_id=dev.idProduct,
-            bus=dev.bus,
-            address=dev.address,
-            serial_number=_string(dev, dev.iSerialNumber),
-            product=_string(dev, dev.iProduct),
-            handle=dev,
-        )
-        for dev in devices
-    ]
+    return [_describe(dev) for dev in devices]
 
 
 class UsbTransport:
@@ -126,7 +142,7 @@ class UsbTransport:
 
     def __init__(self, info: UsbDeviceInfo, interface: int = 0) -> None:
         self.info = info
-        self._dev = info.handle
+        self._dev = info.device
         self._interface = interface
         self._detached = False
         self._closed = False
@@ -137,10 +153,14 @@ class UsbTransport:
             config = self._configuration()
             intf = config[(interface, 0)]
             usb.util.claim_interface(self._dev, interface)
+            self._ep_in = self._endpoint(intf, usb.util.ENDPOINT_IN)
+            self._ep_out = self._endpoint(intf, usb.util.ENDPOINT_OUT)
         except usb.core.USBError as exc:
+            self.close()  # give the interface back to the kernel driver
             raise translate(exc, "opening the device") from exc
-        self._ep_in = self._endpoint(intf, usb.util.ENDPOINT_IN)
-        self._ep_out = self._endpoint(intf, usb.util.ENDPOINT_OUT)
+        except UploaderError:
+            self.close()
+            raise
         self.packet_size = int(self._ep_in.wMaxPacketSize)
 
     def _configuration(self) -> Any:

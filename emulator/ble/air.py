@@ -1,0 +1,89 @@
+"""The in-process radio: a Bumble ``LocalLink`` and the virtual controllers on it.
+
+Every emulated peripheral is a Bumble host on its own virtual controller on the link. A
+central reaches them through another virtual controller on the same link:
+
+- in this process, ``host_endpoint()`` returns the (source, sink) pair a Bumble host
+  attaches to, exactly what ``bumble.device.Device.with_hci(name, address, source, sink)``
+  takes (the same pair ``open_transport`` yields for a real dongle);
+- from another process, ``export_hci(moniker)`` serves a virtual controller over a Bumble
+  transport (``tcp-server:127.0.0.1:9000``, ``unix-server:...``, ``pty:...``) for a host
+  that opens the matching client moniker (``tcp-client:127.0.0.1:9000``).
+
+The link delivers packets with ``loop.call_soon``: an ``Air`` and everything on it live in
+the asyncio loop that created them, and must be used from that loop only.
+"""
+
+from __future__ import annotations
+
+from bumble.controller import Controller
+from bumble.device import Device
+from bumble.hci import Address
+from bumble.link import LocalLink
+from bumble.transport import open_transport
+from bumble.transport.common import AsyncPipeSink, Transport, TransportSink, TransportSource
+
+DEFAULT_HOST_ADDRESS = "C0:FF:EE:00:00:01"
+
+
+class Air:
+    """One radio neighbourhood: everything on it can hear and connect to everything else."""
+
+    def __init__(self) -> None:
+        self.link = LocalLink()  # type: ignore[no-untyped-call]
+        self._transports: list[Transport] = []
+        self._controllers: list[Controller] = []
+
+    def controller(self, name: str, address: str) -> Controller:
+        """A new virtual controller on the link (its public address is ``address``)."""
+        controller = Controller(name, link=self.link, public_address=address)
+        self._controllers.append(controller)
+        return controller
+
+    def host_endpoint(
+        self, address: str = DEFAULT_HOST_ADDRESS
+    ) -> tuple[TransportSource, TransportSink]:
+        """A virtual controller on this link, as the (source, sink) a Bumble host opens."""
+        controller = self.controller(f"host {address}", address)
+        return controller, AsyncPipeSink(controller)
+
+    def device(self, name: str, address: str) -> Device:
+        """A Bumble device (host and controller) on the link, at random address ``address``."""
+        source, sink = self.host_endpoint(address)
+        return Device.with_hci(name, Address(address), source, sink)
+
+    async def export_hci(self, moniker: str, address: str = DEFAULT_HOST_ADDRESS) -> str:
+        """Serve a virtual controller on this link over the Bumble transport ``moniker``.
+
+        Returns the moniker actually served: for ``tcp-server:HOST:0`` the OS picks a free
+        port and the returned moniker names it. Raises what ``open_transport`` raises for a
+        bad moniker (ValueError for an unknown scheme, OSError for a port in use)."""
+        transport = await open_transport(moniker)
+        self._transports.append(transport)
+        controller = Controller(
+            f"exported {moniker}",
+            host_source=transport.source,
+            host_sink=transport.sink,
+            link=self.link,
+            public_address=address,
+        )
+        self._controllers.append(controller)
+        server = getattr(transport, "server", None)
+        if moniker.startswith("tcp-server:") and server is not None and server.sockets:
+            host, port = server.sockets[0].getsockname()[:2]
+            return f"tcp-server:{host}:{port}"
+        return moniker
+
+    def remove(self, controller: Controller) -> None:
+        """Take a controller off the air (a device switched off)."""
+        if controller in self.link.controllers:
+            self.link.remove_controller(controller)
+
+    async def close(self) -> None:
+        """Close the exported transports and take every controller off the air."""
+        for transport in self._transports:
+            await transport.close()
+        self._transports.clear()
+        for controller in self._controllers:
+            self.remove(controller)
+        self._controllers.clear()

@@ -1,0 +1,28 @@
+"""The 16-bit Bluetooth SIG UUIDs the emulated peripherals expose (Assigned Numbers)."""
+
+from __future__ import annotations
+
+from bumble.core import UUID
+
+GLUCOSE_SERVICE = UUID.from_16_bits(0x1808, "Glucose")
+GLUCOSE_MEASUREMENT = UUID.from_16_bits(0x2A18, "Glucose Measurement")
+GLUCOSE_MEASUREMENT_CONTEXT = UUID.from_16_bits(0x2A34, "Glucose Measurement Context")
+GLUCOSE_FEATURE = UUID.from_16_bits(0x2A51, "Glucose Feature")
+RECORD_ACCESS_CONTROL_POINT = UUID.from_16_bits(0x2A52, "Record Access Control Point")
+
+CGM_SERVICE = UUID.from_16_bits(0x181F, "Continuous Glucose Monitoring")
+CGM_MEASUREMENT = UUID.from_16_bits(0x2AA7, "CGM Measurement")
+CGM_FEATURE = UUID.from_16_bits(0x2AA8, "CGM Feature")
+CGM_STATUS = UUID.from_16_bits(0x2AA9, "CGM Status")
+CGM_SESSION_START_TIME = UUID.from_16_bits(0x2AAA, "CGM Session Start Time")
+CGM_SESSION_RUN_TIME = UUID.from_16_bits(0x2AAB, "CGM Session Run Time")
+CGM_SPECIFIC_OPS_CONTROL_POINT = UUID.from_16_bits(0x2AAC, "CGM Specific Ops Control Point")
+
+CURRENT_TIME_SERVICE = UUID.from_16_bits(0x1805, "Current Time")
+CURRENT_TIME = UUID.from_16_bits(0x2A2B, "Current Time")
+DATE_TIME = UUID.from_16_bits(0x2A08, "Date Time")
+
+DEVICE_INFORMATION_SERVICE = UUID.from_16_bits(0x180A, "Device Information")
+CLIENT_CHARACTERISTIC_CONFIGURATION = UUID.from_16_bits(
+    0x2902, "Client Characteristic Configuration"
+)

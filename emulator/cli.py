@@ -1,0 +1,204 @@
+"""``diahil emulate gls-meter|cgm``: run one emulated BLE device as a process.
+
+Mounted by the project CLI as ``diahil emulate``; also runs alone as
+``python -m emulator.cli``. The device's virtual controller is served over the Bumble
+transport ``--hci`` names (``tcp-server:127.0.0.1:9000``; port 0 picks a free one, printed),
+with a control endpoint (``emulator.control``) on ``--control`` to read the pairing code
+and inject faults. An option value that cannot work prints one line ``error: ...`` on stderr
+and exits with status 2; a device that cannot start (port in use) exits with status 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from emulator.ble.process import EmulatorOptions, main
+from emulator.ble.quirks import CgmQuirks, GlsQuirks
+
+app = typer.Typer(
+    help="Run an emulated Bluetooth LE device (GLS meter or CGM) as a process.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+HciOption = Annotated[
+    str,
+    typer.Option(
+        "--hci",
+        help="Bumble transport moniker to serve the virtual controller on, "
+        "e.g. tcp-server:127.0.0.1:9000 (port 0: any free port)",
+        show_default=False,
+    ),
+]
+ControlOption = Annotated[
+    str, typer.Option("--control", help="HOST:PORT of the control endpoint (port 0: any free)")
+]
+PasskeyOption = Annotated[
+    str | None,
+    typer.Option("--passkey", help="Always display this 6-digit code (default: a fresh one)"),
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the generated history")]
+NameOption = Annotated[str | None, typer.Option("--name", help="Advertised name")]
+AddressOption = Annotated[
+    str | None, typer.Option("--address", help="Random static address, e.g. F0:F0:F0:F0:F0:01")
+]
+ReversedOption = Annotated[
+    bool, typer.Option("--reversed-sequence", help="Quirk: report records newest first")
+]
+IntervalOption = Annotated[
+    float,
+    typer.Option("--connection-interval-ms", help="Quirk: wait this long before each notification"),
+]
+
+
+class UsageError(Exception):
+    pass
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=code)
+
+
+def _passkey(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not re.fullmatch(r"\d{6}", text):
+        raise UsageError(f"--passkey must be exactly 6 digits, got {text!r}")
+    return int(text)
+
+
+def _control(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--control must be HOST:PORT (port 0..65535), got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _options(
+    kind: str,
+    *,
+    hci: str,
+    control: str,
+    passkey: str | None,
+    seed: int,
+    days: int,
+    name: str | None,
+    address: str | None,
+    e2e_crc: bool = False,
+    gls_quirks: GlsQuirks | None = None,
+    cgm_quirks: CgmQuirks | None = None,
+) -> EmulatorOptions:
+    if not hci or ":" not in hci:
+        raise UsageError(
+            f"--hci must be a Bumble transport moniker like tcp-server:HOST:PORT, got {hci!r}"
+        )
+    if address is not None and not _ADDRESS.match(address):
+        raise UsageError(f"--address must look like F0:F0:F0:F0:F0:01, got {address!r}")
+    if days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
+    host, port = _control(control)
+    return EmulatorOptions(
+        kind=kind,
+        hci=hci,
+        control_host=host,
+        control_port=port,
+        passkey=_passkey(passkey),
+        seed=seed,
+        days=days,
+        e2e_crc=e2e_crc,
+        name=name,
+        address=address,
+        gls_quirks=gls_quirks or GlsQuirks(),
+        cgm_quirks=cgm_quirks or CgmQuirks(),
+    )
+
+
+def _run(build: Callable[[], EmulatorOptions]) -> None:
+    """Validate the options (one line and status 2 when they cannot work), then run."""
+    try:
+        options = build()
+    except (UsageError, ValueError) as error:
+        raise _fail(str(error)) from None
+    raise typer.Exit(main(options))
+
+
+@app.command("gls-meter")
+def gls_meter(
+    hci: HciOption = "",
+    control: ControlOption = "127.0.0.1:0",
+    passkey: PasskeyOption = None,
+    seed: SeedOption = 1,
+    days: Annotated[int, typer.Option("--days", help="Days of meter history")] = 90,
+    name: NameOption = None,
+    address: AddressOption = None,
+    reversed_sequence: ReversedOption = False,
+    date_time: Annotated[
+        bool, typer.Option("--date-time", help="Quirk: Date Time (0x2A08) instead of Current Time")
+    ] = False,
+    connection_interval_ms: IntervalOption = 0.0,
+) -> None:
+    """A glucose meter speaking the Glucose Service (0x1808)."""
+    _run(
+        lambda: _options(
+            "gls-meter",
+            hci=hci,
+            control=control,
+            passkey=passkey,
+            seed=seed,
+            days=days,
+            name=name,
+            address=address,
+            gls_quirks=GlsQuirks(
+                reversed_sequence=reversed_sequence,
+                date_time_characteristic=date_time,
+                connection_interval_ms=connection_interval_ms,
+            ),
+        )
+    )
+
+
+@app.command("cgm")
+def cgm(
+    hci: HciOption = "",
+    control: ControlOption = "127.0.0.1:0",
+    passkey: PasskeyOption = None,
+    seed: SeedOption = 1,
+    days: Annotated[
+        int, typer.Option("--days", help="Days since the first sensor session started")
+    ] = 10,
+    e2e_crc: Annotated[bool, typer.Option("--e2e-crc", help="Protect values with E2E-CRC")] = False,
+    name: NameOption = None,
+    address: AddressOption = None,
+    reversed_sequence: ReversedOption = False,
+    connection_interval_ms: IntervalOption = 0.0,
+) -> None:
+    """A CGM speaking the Continuous Glucose Monitoring Service (0x181F)."""
+    _run(
+        lambda: _options(
+            "cgm",
+            hci=hci,
+            control=control,
+            passkey=passkey,
+            seed=seed,
+            days=days,
+            e2e_crc=e2e_crc,
+            name=name,
+            address=address,
+            cgm_quirks=CgmQuirks(
+                reversed_sequence=reversed_sequence,
+                connection_interval_ms=connection_interval_ms,
+            ),
+        )
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,150 @@
+"""What the Bluetooth drivers share: Device Information, the device clock, RACP transfers.
+
+Device Information Service (0x180A) strings; the clock from Current Time (0x2A2B) or, on
+meters that expose it instead, Date Time (0x2A08); and the RACP "report records" procedure
+of GLS and CGMS: subscribe, write the request, collect the records notified until the
+response-code indication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from uploader.errors import DeviceCommunicationError, ProtocolError
+from uploader.progress import Progress
+from uploader.protocols import racp
+from uploader.protocols.ble_time import decode_date_time
+from uploader.transports.ble import BleLink, GattError
+
+
+def sig_uuid(short: int) -> str:
+    return f"0000{short:04x}-0000-1000-8000-00805f9b34fb"
+
+
+MANUFACTURER_NAME = sig_uuid(0x2A29)
+MODEL_NUMBER = sig_uuid(0x2A24)
+SERIAL_NUMBER = sig_uuid(0x2A25)
+FIRMWARE_REVISION = sig_uuid(0x2A26)
+CURRENT_TIME = sig_uuid(0x2A2B)
+DATE_TIME = sig_uuid(0x2A08)
+
+
+@dataclass(frozen=True)
+class DeviceInformation:
+    manufacturer: str
+    model: str
+    serial_number: str
+    firmware: str
+
+    def device_id(self) -> str:
+        """Tidepool ``deviceId``: model and serial, e.g. ``GuideMe-1234567``."""
+        return re.sub(r"[^A-Za-z0-9]+", "", self.model) + "-" + self.serial_number
+
+
+async def read_text(link: BleLink, uuid: str, missing: str) -> str:
+    if not link.has(uuid):
+        return missing
+    return (await link.read(uuid)).decode("utf-8", "replace").strip("\x00 ") or missing
+
+
+async def read_device_information(link: BleLink) -> DeviceInformation:
+    serial = await read_text(link, SERIAL_NUMBER, "")
+    if not serial:
+        raise ProtocolError(
+            "The device does not report a serial number (Device Information Service), so its "
+            "data could not be kept apart from other devices'."
+        )
+    return DeviceInformation(
+        manufacturer=await read_text(link, MANUFACTURER_NAME, "unknown"),
+        model=await read_text(link, MODEL_NUMBER, "unknown"),
+        serial_number=serial,
+        firmware=await read_text(link, FIRMWARE_REVISION, "unknown"),
+    )
+
+
+async def read_clock(link: BleLink) -> datetime | None:
+    """The device's clock, from Current Time or Date Time; None if it exposes neither."""
+    for uuid in (CURRENT_TIME, DATE_TIME):
+        if link.has(uuid):
+            try:
+                return decode_date_time(await link.read(uuid))
+            except ValueError as exc:
+                raise ProtocolError(f"The device's clock is unreadable: {exc}.") from None
+    return None
+
+
+BUSY_CODES = frozenset({0x80, 0xFE})
+""""Procedure already in progress": GLS's own code (0x80), and the common one (0xFE) that
+CGMS uses since it gives 0x80/0x81 to its CRC errors."""
+BUSY_RETRIES = 10
+BUSY_WAIT_S = 0.05
+
+
+async def write_racp(link: BleLink, racp_uuid: str, request: bytes) -> None:
+    """Write a RACP request, waiting out "procedure already in progress": a device may finish
+    the previous procedure a moment after its final indication."""
+    for attempt in range(BUSY_RETRIES):
+        try:
+            await link.write(racp_uuid, request)
+            return
+        except GattError as error:
+            if error.att_code not in BUSY_CODES or attempt == BUSY_RETRIES - 1:
+                raise
+            await asyncio.sleep(BUSY_WAIT_S)
+
+
+async def racp_transfer(
+    link: BleLink,
+    racp_uuid: str,
+    request: bytes,
+    on_record: Callable[[str, bytes], None],
+    progress: Progress,
+    total: int | None,
+    timeout_s: float,
+) -> int:
+    """Run one RACP "report stored records" procedure; returns the number of values seen.
+
+    ``on_record`` gets every other notification in arrival order. "No records found" is a
+    normal, empty answer."""
+    await write_racp(link, racp_uuid, request)
+    progress.start("read", total)
+    seen = 0
+    while True:
+        uuid, value = await link.next_event(timeout_s, "receiving records")
+        if uuid != racp_uuid:
+            on_record(uuid, value)
+            seen += 1
+            progress.advance("read")
+            continue
+        try:
+            answer = racp.parse_response(value)
+        except ValueError:
+            raise ProtocolError(
+                f"The device sent an unexpected RACP value {value.hex()}."
+            ) from None
+        if answer.request_op != racp.OpCode.REPORT_RECORDS:
+            continue  # a late answer to something else
+        progress.finish("read")
+        if answer.succeeded or answer.code == racp.ResponseCode.NO_RECORDS_FOUND:
+            return seen
+        raise DeviceCommunicationError(
+            f"The device refused the records request: {answer.describe()}."
+        )
+
+
+async def racp_count(link: BleLink, racp_uuid: str, request: bytes, timeout_s: float) -> int | None:
+    """The device's answer to "report number of stored records"; None if it has no such op."""
+    await write_racp(link, racp_uuid, request)
+    while True:
+        uuid, value = await link.next_event(timeout_s, "counting records")
+        if uuid != racp_uuid:
+            continue
+        answer = racp.parse_response(value)
+        if answer.number_of_records is not None:
+            return answer.number_of_records
+        if answer.request_op == racp.OpCode.REPORT_NUMBER:
+            return None  # op code not supported and the like: counting is optional
