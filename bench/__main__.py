@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import ble_downloads, cloud_ingest, contour_usb_e2e
+from bench import ble_downloads, cloud_ingest, contour_usb_e2e, ids_pump
 
 if __name__ == "__main__":
     for name, entry in (
         ("contour_usb_e2e", contour_usb_e2e.main),
         ("ble_downloads", ble_downloads.main),
+        ("ids_pump", ids_pump.main),
         ("cloud_ingest", cloud_ingest.main),
     ):
         print(f"\n== bench.{name} ==", flush=True)

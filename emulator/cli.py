@@ -1,4 +1,4 @@
-"""``diahil emulate gls-meter|cgm``: run one emulated BLE device as a process.
+"""``diahil emulate gls-meter|cgm|ids-pump``: run one emulated BLE device as a process.
 
 Mounted by the project CLI as ``diahil emulate``; also runs alone as
 ``python -m emulator.cli``. The device's virtual controller is served over the Bumble
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -20,7 +21,7 @@ from emulator.ble.process import EmulatorOptions, main
 from emulator.ble.quirks import CgmQuirks, GlsQuirks
 
 app = typer.Typer(
-    help="Run an emulated Bluetooth LE device (GLS meter or CGM) as a process.",
+    help="Run an emulated Bluetooth LE device (GLS meter, CGM or IDS insulin pump) as a process.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -75,6 +76,16 @@ def _passkey(text: str | None) -> int | None:
     return int(text)
 
 
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--timezone must be an IANA timezone name such as Europe/Berlin, got {name!r}"
+        ) from None
+    return name
+
+
 def _control(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
@@ -95,6 +106,9 @@ def _options(
     e2e_crc: bool = False,
     gls_quirks: GlsQuirks | None = None,
     cgm_quirks: CgmQuirks | None = None,
+    timezone: str = "UTC",
+    clock_changes: bool = True,
+    connection_interval_ms: float = 0.0,
 ) -> EmulatorOptions:
     if not hci or ":" not in hci:
         raise UsageError(
@@ -118,6 +132,9 @@ def _options(
         address=address,
         gls_quirks=gls_quirks or GlsQuirks(),
         cgm_quirks=cgm_quirks or CgmQuirks(),
+        timezone=_timezone(timezone),
+        clock_changes=clock_changes,
+        connection_interval_ms=connection_interval_ms,
     )
 
 
@@ -196,6 +213,47 @@ def cgm(
                 reversed_sequence=reversed_sequence,
                 connection_interval_ms=connection_interval_ms,
             ),
+        )
+    )
+
+
+@app.command("ids-pump")
+def ids_pump(
+    hci: HciOption = "",
+    control: ControlOption = "127.0.0.1:0",
+    passkey: PasskeyOption = None,
+    seed: SeedOption = 1,
+    days: Annotated[int, typer.Option("--days", help="Days of pump history")] = 90,
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA timezone of the person using the pump")
+    ] = "UTC",
+    clock_changes: Annotated[
+        bool,
+        typer.Option(
+            "--clock-changes/--no-clock-changes",
+            help="The user moves the pump clock at DST changes (and once by mistake)",
+        ),
+    ] = True,
+    e2e: Annotated[bool, typer.Option("--e2e", help="E2E protection (counter and CRC)")] = False,
+    name: NameOption = None,
+    address: AddressOption = None,
+    connection_interval_ms: IntervalOption = 0.0,
+) -> None:
+    """An insulin pump speaking the Insulin Delivery Service (0x183A)."""
+    _run(
+        lambda: _options(
+            "ids-pump",
+            hci=hci,
+            control=control,
+            passkey=passkey,
+            seed=seed,
+            days=days,
+            e2e_crc=e2e,
+            name=name,
+            address=address,
+            timezone=timezone,
+            clock_changes=clock_changes,
+            connection_interval_ms=connection_interval_ms,
         )
     )
 

@@ -9,7 +9,8 @@ and benches that drive an emulated device in another process:
   what the process adds (device kind, HCI moniker);
 - ``GET /ledger`` -> ``{"records": [...]}``: every record the device holds now (a GLS
   meter's with sequence numbers; a CGM's with session start, zone, offset, value, trend,
-  quality, status), enough for a test oracle;
+  quality, status; an IDS pump's history events with record number, UTC time, relative
+  offset, event name and fields), enough for a test oracle;
 - ``POST /faults`` with ``{"fault": "<name>", <parameters>}`` adds a fault; names:
   ``disconnect-after-record`` (record, times), ``drop-indication`` (which, times),
   ``corrupt-e2e-crc`` (record, times), ``reject-pairing`` (times). An unknown name or
@@ -50,7 +51,7 @@ _NAMES = {cls: name for name, cls in FAULTS.items()}
 
 
 class ControlledDevice(Protocol):
-    """What the control endpoint needs of a device (``GlsMeter`` and ``CgmSensor`` are)."""
+    """What the control endpoint needs of a device (``GlsMeter``, ``CgmSensor``, ``IdsPump``)."""
 
     @property
     def display(self) -> str | None: ...

@@ -102,7 +102,8 @@ class DropIndication:
 @dataclass(frozen=True)
 class CorruptE2ECrc:
     """Send record ``record`` (1 = the first of each transfer; None = every record) with a
-    wrong E2E-CRC. Only where the device sends E2E-CRCs (a CGM with the feature on)."""
+    wrong E2E-CRC. Only where the device sends E2E-CRCs (a CGM or an IDS pump with the
+    feature on)."""
 
     record: int | None = None
     times: int | None = None

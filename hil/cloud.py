@@ -123,6 +123,16 @@ class CloudInspector:
         result = asyncio.run(self._call(account, "GET", path))
         return list(result["data"] if isinstance(result, dict) else result)
 
+    def devices(self, account: Account) -> list[dict[str, Any]]:
+        """The devices linked to the account (``GET /v1/users/{userId}/devices``)."""
+        result = asyncio.run(self._call(account, "GET", f"/v1/users/{account.user_id}/devices"))
+        return list(result["data"])
+
+    def unlink_device(self, account: Account, link_id: str) -> None:
+        """The owner unlinks a device, so that it may upload into another account."""
+        path = f"/v1/users/{account.user_id}/devices/{link_id}"
+        asyncio.run(self._call(account, "DELETE", path))
+
     def delete_data_set(self, account: Account, data_set_id: str) -> None:
         """Remove a data set and its data, as a user or support might."""
         asyncio.run(self._call(account, "DELETE", f"/v1/data_sets/{data_set_id}"))

@@ -15,11 +15,13 @@ from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from emulator.ble import CgmQuirks, CgmSensor, GlsMeter, GlsQuirks
+from emulator.ble.ids_pump import IdsPump
 from emulator.devices.ble import build_cgm_model
 from emulator.devices.contour_usb import ASCENSIA_VID, ContourUsbMeter, build_contour_meter
 from emulator.faults import FaultPlan
 from emulator.generators.cgm_history import CgmHistoryProfile
 from emulator.generators.meter_history import generate_meter_history
+from emulator.generators.pump_history import PumpHistoryProfile, generate_pump_history
 from emulator.model.clock import DeviceClock
 from emulator.model.meter import GlucoseUnit, MeterModel
 from emulator.timing import FAST, Timing
@@ -93,9 +95,12 @@ def plug_contour_meter(
     timing: Timing = FAST,
     faults: FaultPlan | None = None,
     now: datetime | None = None,
+    firmware_version: str = "01.24",
+    clock_offset: timedelta = timedelta(0),
 ) -> EmulatedUsbMeter:
     """Build a Contour meter with ``days`` days (default 90) or the last ``count`` readings
-    of history ending at ``now`` (an aware instant; None: the real time), and plug it in."""
+    of history ending at ``now`` (an aware instant; None: the real time), and plug it in.
+    ``clock_offset``: how far the meter's clock is set from true local time."""
     device = build_contour_meter(
         serial_number,
         family=family,
@@ -103,8 +108,9 @@ def plug_contour_meter(
         days=days,
         count=count,
         unit=unit,
+        firmware_version=firmware_version,
         memory_capacity=memory_capacity,
-        clock=DeviceClock(time_source=wall_clock(timezone, now)),
+        clock=DeviceClock(offset=clock_offset, time_source=wall_clock(timezone, now)),
         timing=timing,
         faults=faults,
     )
@@ -112,7 +118,7 @@ def plug_contour_meter(
     return EmulatedUsbMeter(bus, device)
 
 
-P = TypeVar("P", GlsMeter, CgmSensor)
+P = TypeVar("P", GlsMeter, CgmSensor, IdsPump)
 
 
 @dataclass
@@ -161,15 +167,18 @@ def start_gls_meter(
     quirks: GlsQuirks | None = None,
     faults: FaultPlan | None = None,
     now: datetime | None = None,
+    firmware_version: str = "2.1.0",
+    clock_offset: timedelta = timedelta(0),
 ) -> EmulatedBleDevice[GlsMeter]:
-    """A GLS meter with generated history, powered on and advertising on ``world``."""
+    """A GLS meter with generated history, powered on and advertising on ``world``.
+    ``clock_offset``: how far the meter's clock is set from true local time."""
     model = MeterModel(
         serial_number=serial_number,
         model_name=model_name,
-        firmware_version="2.1.0",
+        firmware_version=firmware_version,
         unit=unit,
         memory_capacity=memory_capacity,
-        clock=DeviceClock(time_source=wall_clock(timezone, now)),
+        clock=DeviceClock(offset=clock_offset, time_source=wall_clock(timezone, now)),
     )
     model.load_history(generate_meter_history(seed, model.clock.now(), days=days, count=count))
     meter = GlsMeter(model, address=address, passkey=passkey, quirks=quirks, faults=faults)
@@ -230,5 +239,50 @@ def start_cgm_sensor(
         model, address=address, passkey=passkey, e2e_crc=e2e_crc, quirks=quirks, faults=faults
     )
     handle = EmulatedBleDevice(world, sensor)
+    handle.start()
+    return handle
+
+
+def start_ids_pump(
+    world: BleWorld,
+    timezone: str,
+    *,
+    seed: int = 1,
+    days: int = 90,
+    now: datetime | None = None,
+    clock_changes: bool = True,
+    e2e: bool = False,
+    serial_number: str = "IDS-4711001",
+    address: str = "F0:F0:F0:F0:F0:03",
+    passkey: int | None = None,
+    faults: FaultPlan | None = None,
+    profile: PumpHistoryProfile | None = None,
+    connection_interval_ms: float = 0.0,
+) -> EmulatedBleDevice[IdsPump]:
+    """An IDS insulin pump holding ``days`` days of generated history up to ``now`` (aware;
+    None: the real time) for a person in ``timezone``, powered on and advertising on
+    ``world``. Its live clock starts at ``now`` and runs at real speed; its history stays
+    as generated (``hil.pump_oracle.expected_pump(handle.peripheral.model, timezone)`` is what
+    the cloud must hold)."""
+    end = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    model = generate_pump_history(
+        seed,
+        timezone=timezone,
+        end=end,
+        days=days,
+        clock_changes=clock_changes,
+        profile=profile,
+        serial_number=serial_number,
+        time_source=running_utc(end),
+    )
+    pump = IdsPump(
+        model,
+        address=address,
+        passkey=passkey,
+        e2e=e2e,
+        faults=faults,
+        connection_interval_ms=connection_interval_ms,
+    )
+    handle = EmulatedBleDevice(world, pump)
     handle.start()
     return handle

@@ -31,6 +31,10 @@ Fixtures:
     cgm_time          the emulated CGMs' clock (``ManualTime``: ``advance(timedelta)`` moves it)
     make_cgm_sensor   starts a CGMS sensor with the given options on ``ble_world``
     cgm_sensor        a CGMS sensor whose first session began 10 days ago
+    make_ids_pump     starts an IDS insulin pump with the given options (``start_ids_pump``)
+    ids_pump          an IDS insulin pump with 90 days of history (clock changes included)
+    pump_ledger_check ``pump_ledger_check(pump)``: the cloud account's pump data against the
+                      pump's ledger (``hil.pump_oracle.expected_pump``); ``.assert_exact()``
     ble_uploader      an ``UploadHarness`` reaching ``ble_world`` through the project's Bumble
                       central, pairing with the code on the device's display
 """
@@ -46,6 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pytest
 
 from emulator.ble import CgmSensor, GlsMeter
+from emulator.ble.ids_pump import IdsPump
 from emulator.timing import FAST, MODES, Timing, timing_mode
 from emulator.usb import EmulatedUsbBackend
 from hil.ble import BleWorld
@@ -58,9 +63,11 @@ from hil.devices import (
     running_utc,
     start_cgm_sensor,
     start_gls_meter,
+    start_ids_pump,
 )
 from hil.harness import UploadHarness
 from hil.oracle import LedgerComparison, compare_with_ledger, expected_smbg
+from hil.pump_oracle import PumpComparison, compare_pump_with_ledger, expected_pump
 from mock_cloud.faults_client import FaultsClient
 
 TARGETS = ("emulated", "bench")
@@ -264,6 +271,36 @@ def cgm_sensor(
     make_cgm_sensor: Callable[..., EmulatedBleDevice[Any]],
 ) -> EmulatedBleDevice[CgmSensor]:
     return make_cgm_sensor(seed=3, days=10)
+
+
+@pytest.fixture
+def make_ids_pump(
+    ble_world: BleWorld, hil_timezone: str, hil_now: datetime | None
+) -> Callable[..., EmulatedBleDevice[Any]]:
+    """``make_ids_pump(**options)``: an IDS pump (``start_ids_pump`` options: seed, days,
+    clock_changes, e2e, faults...) on the test's radio, in its timezone and time."""
+
+    def make(**options: Any) -> EmulatedBleDevice[Any]:
+        options.setdefault("now", hil_now)
+        return start_ids_pump(ble_world, hil_timezone, **options)
+
+    return make
+
+
+@pytest.fixture
+def ids_pump(make_ids_pump: Callable[..., EmulatedBleDevice[Any]]) -> EmulatedBleDevice[IdsPump]:
+    return make_ids_pump(seed=4, days=90)
+
+
+@pytest.fixture
+def pump_ledger_check(
+    cloud_inspector: CloudInspector, cloud_account: Account, hil_timezone: str
+) -> Callable[[EmulatedBleDevice[IdsPump]], PumpComparison]:
+    def check(pump: EmulatedBleDevice[IdsPump]) -> PumpComparison:
+        held = cloud_inspector.data(cloud_account)
+        return compare_pump_with_ledger(expected_pump(pump.peripheral.model, hil_timezone), held)
+
+    return check
 
 
 @pytest.fixture

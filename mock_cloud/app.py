@@ -105,7 +105,11 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=cloud.settings.max_body_bytes)
     if cloud.settings.test_mode:
         app.add_middleware(
-            FaultMiddleware, registry=cloud.faults, log=cloud.request_log, clock=cloud.now
+            FaultMiddleware,
+            registry=cloud.faults,
+            log=cloud.request_log,
+            clock=cloud.now,
+            expire_sessions=cloud.expire_sessions,
         )
     app.add_middleware(AccessLog)
     return app

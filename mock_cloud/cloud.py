@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mock_cloud import accounts
+from mock_cloud import accounts, sessions
 from mock_cloud.faults import FaultRegistry, RequestLog
 from mock_cloud.settings import CloudSettings
 from mock_cloud.storage import open_engine
@@ -59,6 +59,11 @@ class Cloud:
         with self.transaction() as session:
             user = accounts.create_user(session, email, password, now=self.now(), roles=roles)
             return user.userid
+
+    def expire_sessions(self) -> int:
+        """Make every live session token expire now; returns how many there were."""
+        with self.transaction() as session:
+            return sessions.expire_all(session, now=self.now())
 
     @property
     def in_memory(self) -> bool:

@@ -3,8 +3,9 @@
 For tests and ``diahil reproduce``: ``FaultsClient`` (synchronous, for a cloud under
 uvicorn) and ``AsyncFaultsClient`` (for httpx's ASGI transport, in process) offer the same
 calls. Faults are ``FaultSpec`` values; the helpers ``latency``, ``error``, ``rate_limit``,
-``drop_after_store`` and ``slow_body`` build them with the matching options (``method``,
-``path`` glob, ``nth``, ``times``, ``rate``, ``seed``; see ``mock_cloud.faults.spec``)::
+``drop_after_store``, ``slow_body``, ``hold`` and ``expire_session`` build them with the
+matching options (``method``, ``path`` glob, ``nth``, ``times``, ``rate``, ``seed``; see
+``mock_cloud.faults.spec``)::
 
     with FaultsClient("http://127.0.0.1:8009") as faults:
         faults.add(error(503, path="/v1/data*sets/*/data", nth=2))
@@ -17,6 +18,7 @@ means the cloud is not in test mode).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -33,6 +35,8 @@ __all__ = [
     "LoggedRequest",
     "drop_after_store",
     "error",
+    "expire_session",
+    "hold",
     "latency",
     "rate_limit",
     "slow_body",
@@ -160,6 +164,38 @@ def slow_body(
     )
 
 
+def hold(
+    *,
+    after_handling: bool = False,
+    max_ms: int | None = None,
+    method: HttpMethod | None = None,
+    path: str | None = None,
+    nth: int | None = None,
+    times: int | None = None,
+    rate: float | None = None,
+    seed: int = 0,
+) -> FaultSpec:
+    """Hold matching requests (or, ``after_handling``, their answers) until the fault is
+    removed or ``max_ms`` passes (default 60 s); ``FaultsClient.wait_until_held`` sees them."""
+    options: dict[str, Any] = {"delayMs": max_ms} if max_ms is not None else {}
+    if after_handling:
+        options["afterHandling"] = True
+    return FaultSpec(kind="hold", **options, **_match(method, path, nth, times, rate, seed))
+
+
+def expire_session(
+    *,
+    method: HttpMethod | None = None,
+    path: str | None = None,
+    nth: int | None = None,
+    times: int | None = None,
+    rate: float | None = None,
+    seed: int = 0,
+) -> FaultSpec:
+    """Expire every session token just before matching requests are handled (they get 401)."""
+    return FaultSpec(kind="expire_session", **_match(method, path, nth, times, rate, seed))
+
+
 def _checked(response: httpx.Response) -> Any:
     if response.status_code >= 300:
         try:
@@ -198,8 +234,31 @@ class FaultsClient:
         return list(_checked(self._http.get("/admin/faults"))["data"])
 
     def remove(self, fault_id: str) -> None:
-        """Remove one fault."""
+        """Remove one fault (requests it holds go on)."""
         _checked(self._http.delete(f"/admin/faults/{fault_id}"))
+
+    def wait_for_hit(self, fault_id: str, hits: int = 1, timeout_s: float = 30.0) -> None:
+        """Wait until the fault has hit ``hits`` requests (counted on arrival);
+        ``FaultApiError`` if it has not within ``timeout_s``."""
+        self._wait_for(fault_id, "hits", hits, timeout_s)
+
+    def wait_until_held(self, fault_id: str, timeout_s: float = 30.0) -> None:
+        """Wait until a ``hold`` fault holds a request (with ``afterHandling``: an answer, the
+        request handled and its data stored); ``FaultApiError`` if not within ``timeout_s``."""
+        self._wait_for(fault_id, "held", 1, timeout_s)
+
+    def _wait_for(self, fault_id: str, counter: str, at_least: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            listed = {f["id"]: f for f in self.faults()}
+            if fault_id not in listed:
+                raise FaultApiError(f"fault {fault_id} is not in force")
+            if int(listed[fault_id][counter]) >= at_least:
+                return
+            time.sleep(0.01)
+        raise FaultApiError(
+            f"fault {fault_id}: {counter} stayed under {at_least} for {timeout_s} s"
+        )
 
     def clear(self) -> None:
         """Remove every fault."""

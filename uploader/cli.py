@@ -6,15 +6,20 @@
 DEVICE: ``usb``, ``usb:VID:PID[:SERIAL]``, ``ble``, ``ble:ADDRESS`` or ``ble:NAME``. Bluetooth
 goes through the system's stack, or with ``--ble-transport`` through the project's Bumble
 central (``usb:0`` for an HCI dongle, ``tcp-client:HOST:PORT`` for an emulator process).
-Credentials come from ``--email``/``--password`` or ``DIAHIL_EMAIL``/``DIAHIL_PASSWORD``.
-Progress goes to stderr, the summary to stdout (one JSON object with ``--json``). Exit
-codes: docs/exit-codes.md.
+Credentials come from ``--cloud``/``--email``/``--password`` (or ``DIAHIL_CLOUD``,
+``DIAHIL_EMAIL``, ``DIAHIL_PASSWORD``), else from the current account (``--account NAME``,
+``diahil account``; its password from the OS keyring: ``uploader.accounts``).
+Progress goes to stderr, the summary to stdout (one JSON object with ``--json``, with the
+steps and the exit code). ``--support-bundle FILE.zip`` writes a zip for support after the
+run, good or failed (``uploader.support_bundle``; ``--capture`` adds the raw exchange with
+the device). Exit codes: docs/exit-codes.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,11 +28,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from uploader.accounts import resolve as resolve_credentials
+from uploader.capture import ExchangeCapture
 from uploader.cloud import RetryPolicy
 from uploader.console_output import RichProgress, print_summary, report_error
-from uploader.errors import ExitCode, UploaderError, UsageError
+from uploader.errors import ExitCode, InternalError, UploaderError, UsageError
 from uploader.pairing import fixed_passkey, terminal_prompt
-from uploader.session import UploadOptions, run_upload
+from uploader.session import UploadOptions, UploadResult, run_upload
+from uploader.support_bundle import write_bundle
 from uploader.transports.ble import BleStack, scan
 
 KNOWN_SERVICES = {
@@ -44,6 +52,30 @@ BleTransportOption = Annotated[
         envvar="DIAHIL_BLE_TRANSPORT",
         help="Bumble HCI transport (usb:0, tcp-client:HOST:PORT); default: the system's Bluetooth",
     ),
+]
+
+CloudOption = Annotated[str, typer.Option("--cloud", envvar="DIAHIL_CLOUD", help="Cloud base URL")]
+EmailOption = Annotated[str, typer.Option("--email", envvar="DIAHIL_EMAIL")]
+PasswordOption = Annotated[str, typer.Option("--password", envvar="DIAHIL_PASSWORD")]
+AccountOption = Annotated[
+    str | None,
+    typer.Option(
+        "--account", envvar="DIAHIL_ACCOUNT", help="Account name (default: the current one)"
+    ),
+]
+StateOption = Annotated[
+    Path | None, typer.Option("--state", envvar="DIAHIL_STATE", help="Sync state database file")
+]
+SupportBundleOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--support-bundle",
+        help="Write a zip for support (logs, device, versions, settings, sync state; no secrets)",
+    ),
+]
+CaptureOption = Annotated[
+    bool,
+    typer.Option("--capture", help="Put the raw exchange with the device in the support bundle"),
 ]
 
 
@@ -64,10 +96,20 @@ def _fail(message: str, as_json: bool, code: ExitCode = ExitCode.USAGE) -> typer
     return typer.Exit(int(code))
 
 
-def execute(options: UploadOptions, as_json: bool, debug: bool = False) -> int:
-    """Run one upload with console output; returns the exit code."""
+def execute(
+    options: UploadOptions,
+    as_json: bool,
+    debug: bool = False,
+    support_bundle: Path | None = None,
+    capture: bool = False,
+) -> int:
+    """Run one upload with console output (and a support bundle); returns the exit code."""
     console = Console()
     progress = None
+    exchange = ExchangeCapture() if capture else None
+    if exchange is not None:
+        options.usb_wrap = exchange.usb_wrap
+        options.ble_capture = exchange.ble
     if not as_json:
         progress = RichProgress(Console(stderr=True))
         options.progress = progress
@@ -79,32 +121,58 @@ def execute(options: UploadOptions, as_json: bool, debug: bool = False) -> int:
         )
         return 130
     except Exception as error:  # every failure ends as one clear message and an exit code
-        return report_error(error, as_json, debug)
+        if progress:
+            progress.stop()
+        failure = error if isinstance(error, UploaderError) else InternalError.wrap(error)
+        if support_bundle is not None:
+            _write_bundle(support_bundle, options, exchange, error=failure)
+        steps = {"steps": options.run_log.steps_json()}
+        return report_error(error, as_json, debug, extra=steps)
     finally:
         if progress:
             progress.stop()
+    if support_bundle is not None:
+        _write_bundle(support_bundle, options, exchange, result=result)
     if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
+        body = {**result.as_dict(), "steps": options.run_log.steps_json(), "exit_code": 0}
+        print(json.dumps(body, indent=2))
     else:
         print_summary(result, console)
     return int(ExitCode.OK)
+
+
+def _write_bundle(
+    path: Path,
+    options: UploadOptions,
+    exchange: ExchangeCapture | None,
+    result: UploadResult | None = None,
+    error: UploaderError | None = None,
+) -> None:
+    """Write the support bundle; a failure to write it is a warning, not the run's outcome."""
+    stderr = Console(stderr=True)
+    try:
+        write_bundle(
+            path, options=options, log=options.run_log, result=result, error=error,
+            capture=exchange,
+        )  # fmt: skip
+    except UploaderError as problem:
+        stderr.print(f"[yellow]warning:[/yellow] {escape(problem.user_message())}")
+        return
+    stderr.print(f"Support bundle written to {escape(str(path))}", highlight=False)
 
 
 def upload_command(
     device: Annotated[
         str, typer.Argument(help="usb, usb:VID:PID[:SERIAL], ble, ble:ADDRESS or ble:NAME")
     ] = "usb",
-    cloud: Annotated[
-        str, typer.Option("--cloud", envvar="DIAHIL_CLOUD", help="Cloud base URL")
-    ] = "",
+    cloud: CloudOption = "",
     timezone: Annotated[
         str, typer.Option("--timezone", help="IANA zone of the device's most recent data")
     ] = "",
-    email: Annotated[str, typer.Option("--email", envvar="DIAHIL_EMAIL")] = "",
-    password: Annotated[str, typer.Option("--password", envvar="DIAHIL_PASSWORD")] = "",
-    state: Annotated[
-        Path | None, typer.Option("--state", envvar="DIAHIL_STATE", help="Sync state database file")
-    ] = None,
+    email: EmailOption = "",
+    password: PasswordOption = "",
+    account: AccountOption = None,
+    state: StateOption = None,
     ble_transport: BleTransportOption = None,
     passkey: Annotated[
         str | None,
@@ -117,28 +185,49 @@ def upload_command(
     retries: Annotated[
         int, typer.Option("--retries", min=1, max=20, help="Tries per cloud request")
     ] = 4,
+    retry_budget_s: Annotated[
+        float,
+        typer.Option(
+            "--retry-budget-s", min=1, help="Seconds one cloud request may take, retries included"
+        ),
+    ] = 120.0,
+    cloud_timeout_s: Annotated[
+        float,
+        typer.Option("--cloud-timeout-s", min=0.1, help="Seconds to wait for one cloud answer"),
+    ] = 30.0,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, max=1000, help="Datums per upload request")
+    ] = 1000,
+    clock_warning_minutes: Annotated[
+        float,
+        typer.Option(
+            "--clock-warning-minutes",
+            min=0,
+            help="Warn when the device clock is further than this from the computer's",
+        ),
+    ] = 15.0,
+    set_clock: Annotated[
+        bool,
+        typer.Option(
+            "--set-clock",
+            help="Set the device clock to this computer's (in --timezone) where it can be set",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (for CI)")] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors")
     ] = False,
+    support_bundle: SupportBundleOption = None,
+    capture: CaptureOption = False,
 ) -> None:
     """Read a device, upload its new data to the cloud, and verify it arrived."""
-    missing = [
-        name
-        for name, value in (
-            ("--cloud", cloud),
-            ("--timezone", timezone),
-            ("--email", email),
-            ("--password", password),
-        )
-        if not value
-    ]
-    if missing:
-        raise _fail(
-            f"Missing {', '.join(missing)}. Credentials may also come from DIAHIL_EMAIL and "
-            "DIAHIL_PASSWORD, the cloud from DIAHIL_CLOUD.",
-            as_json,
-        )
+    if not timezone:
+        raise _fail("Missing --timezone (the IANA zone of the device's most recent data).", as_json)
+    try:  # explicit --cloud/--email, else the account; the password else from the keyring
+        credentials = resolve_credentials(cloud, email, password, account)
+    except UsageError as error:
+        raise _fail(error.user_message(), as_json) from None
+    cloud, email, password = credentials.cloud_url, credentials.email, credentials.password
     try:
         provider = fixed_passkey(passkey) if passkey is not None else terminal_prompt()
     except UsageError as error:
@@ -154,9 +243,13 @@ def upload_command(
         ble_scan_timeout_s=scan_timeout,
         passkey=provider,
         device_timeout_ms=timeout_ms,
-        retry=RetryPolicy(attempts=retries),
+        retry=RetryPolicy(attempts=retries, budget_s=retry_budget_s),
+        cloud_timeout_s=cloud_timeout_s,
+        chunk_size=chunk_size,
+        clock_warning=timedelta(minutes=clock_warning_minutes),
+        set_clock=set_clock,
     )
-    raise typer.Exit(execute(options, as_json, debug))
+    raise typer.Exit(execute(options, as_json, debug, support_bundle, capture))
 
 
 async def _scan(transport: str | None, timeout_s: float) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -36,6 +37,8 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if not speed and task.finished and task.completed and task.elapsed:
+            speed = task.completed / task.elapsed  # too quick for rich's own sampling
         return Text(f"{speed:,.0f} rec/s" if speed else "", style="progress.data.speed")
 
 
@@ -65,6 +68,7 @@ class RichProgress:
         task_id = self.tasks[task]
         done = next(t.completed for t in self.bar.tasks if t.id == task_id)
         self.bar.update(task_id, total=done)
+        self.bar.stop_task(task_id)  # its elapsed time (and rate) stop here
 
     def stop(self) -> None:
         if self.bar.live.is_started:
@@ -106,19 +110,49 @@ def print_summary(result: UploadResult, console: Console) -> None:
         )
     if result.verification:
         table.add_row("verification", result.verification.summary())
+    if result.clock:
+        minutes = result.clock.difference.total_seconds() / 60
+        table.add_row(
+            "device clock",
+            f"{result.clock.device:%Y-%m-%d %H:%M:%S} (computer "
+            f"{result.clock.computer:%Y-%m-%d %H:%M:%S} in {escape(result.clock.timezone)}: "
+            f"{minutes:+.1f} min)",
+        )
     table.add_row("cloud", f"{result.cloud_url} (data set {result.data_set_id or '-'})")
     table.add_row("time", ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items()))
+    rates = _rates(result)
+    if rates:
+        table.add_row("speed", rates)
     console.print(table)
+    warning = result.clock.message() if result.clock else None
     for note in result.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+        label = (
+            "[bold yellow]warning:[/bold yellow]" if note == warning else "[yellow]note:[/yellow]"
+        )
+        console.print(f"{label} {escape(note)}")
 
 
-def report_error(error: BaseException, as_json: bool, debug: bool) -> int:
-    """Print ``error`` for a person (or as JSON) and return the exit code."""
+def _rates(result: UploadResult) -> str:
+    """Records read and datums uploaded per second, from the steps' timings."""
+    parts = []
+    fetch, upload = result.timings.get("fetch"), result.timings.get("upload")
+    if fetch and result.records_read:
+        parts.append(f"read {result.records_read / fetch:,.0f} records/s")
+    sent = result.new_datums + result.resent
+    if upload and sent:
+        parts.append(f"uploaded {sent / upload:,.0f} datums/s")
+    return ", ".join(parts)
+
+
+def report_error(
+    error: BaseException, as_json: bool, debug: bool, extra: dict[str, Any] | None = None
+) -> int:
+    """Print ``error`` for a person (or as JSON, with ``extra`` fields) and return the exit
+    code."""
     if not isinstance(error, UploaderError):
         error = InternalError.wrap(error)
     if as_json:
-        print(json.dumps({"status": "error", **error.as_dict()}, indent=2))
+        print(json.dumps({"status": "error", **error.as_dict(), **(extra or {})}, indent=2))
     else:
         Console(stderr=True).print(
             f"[bold red]Upload failed[/bold red] {escape(error.user_message())}", highlight=False

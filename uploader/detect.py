@@ -17,9 +17,10 @@ from uploader.drivers import detect_usb
 from uploader.drivers.base import Driver
 from uploader.drivers.cgms import CgmsDriver
 from uploader.drivers.gls import GlsDriver
+from uploader.drivers.ids_pump import IdsPumpDriver
 from uploader.errors import AmbiguousDevice, DeviceNotFound
 from uploader.pairing import PasskeyProvider
-from uploader.transports.ble import Advertisement, BleStack, scan
+from uploader.transports.ble import Advertisement, BleStack, GattCapture, scan
 from uploader.transports.bumble_central import HciEndpoint
 from uploader.transports.usb import UsbBackend, default_backend
 
@@ -28,8 +29,11 @@ BLE_DRIVERS: dict[
 ] = {
     GlsDriver.service: GlsDriver,
     CgmsDriver.service: CgmsDriver,
+    IdsPumpDriver.service: IdsPumpDriver,
 }
-BLE_FAMILIES = "Bluetooth glucose meters (GLS), continuous glucose monitors (CGMS)"
+BLE_FAMILIES = (
+    "Bluetooth glucose meters (GLS), continuous glucose monitors (CGMS), insulin pumps (IDS)"
+)
 
 
 @dataclass
@@ -40,6 +44,10 @@ class DetectOptions:
     ble_keystore: Path | None
     ble_scan_timeout_s: float
     passkey: PasskeyProvider | None
+    usb_wrap: Callable[[UsbBackend], UsbBackend] | None = None
+    """Wraps the chosen pyusb backend (a support bundle's capture of the USB exchange)."""
+    ble_capture: GattCapture | None = None
+    """Told every GATT read, write and notification (a support bundle's capture)."""
 
 
 async def detect(
@@ -48,9 +56,12 @@ async def detect(
     """The driver for the device ``selector`` names, and the Bluetooth stack it needs closed."""
     if isinstance(selector, UsbSelector):
         backend = options.usb_backend if options.usb_backend is not None else default_backend()
+        if options.usb_wrap is not None:
+            backend = options.usb_wrap(backend)
         driver = await asyncio.to_thread(detect_usb, selector, backend, options.device_timeout_ms)
         return driver, None
     stack = BleStack.open(options.ble_transport, options.ble_keystore)
+    stack.capture = options.ble_capture
     try:
         target = await find_ble(selector, stack, options.ble_scan_timeout_s)
     except BaseException:

@@ -20,6 +20,7 @@ class Step(enum.StrEnum):
     CONNECT = "connect"
     IDENTIFY = "identify"
     FETCH = "fetch"
+    SET_CLOCK = "set-clock"
     DISCONNECT = "disconnect"
     PROCESS = "process"
     RECONCILE = "reconcile"
@@ -37,6 +38,8 @@ class ExitCode(enum.IntEnum):
     LOGIN_FAILED = 5
     CLOUD_FAILED = 6
     VERIFICATION_FAILED = 7
+    DEVICE_NOT_SUPPORTED = 8
+    DEVICE_LINKED_ELSEWHERE = 9
 
 
 NOTHING_UPLOADED = "Nothing was uploaded from this run and the device's records are unchanged."
@@ -173,6 +176,26 @@ class PairingFailed(DeviceCommunicationError):
     )
 
 
+class DeviceNotSupported(UploaderError):
+    """The device is not in the compatibility table (``uploader.compat``) as it is."""
+
+    exit_code = ExitCode.DEVICE_NOT_SUPPORTED
+
+
+class UnsupportedDevice(DeviceNotSupported):
+    default_hint = (
+        "Use a supported device (`diahil devices` lists them), or ask support whether this "
+        "model is planned."
+    )
+
+
+class FirmwareTooOld(DeviceNotSupported):
+    default_hint = (
+        "Update the device's firmware with the manufacturer's software or app, then run the "
+        "upload again (`diahil devices` lists the minimum for each model)."
+    )
+
+
 class BluetoothUnavailable(DeviceNotAvailable):
     default_hint = (
         "Turn Bluetooth on, or give a Bumble HCI transport with --ble-transport (for example "
@@ -200,6 +223,26 @@ class UploadRejected(CloudError):
     default_hint = (
         "This is likely a bug in the uploader or a cloud incompatibility: keep the output "
         "(--json) and contact support."
+    )
+
+
+class DeviceLinkedElsewhere(UploaderError):
+    """The cloud ties this device to another account: refused before any record is read."""
+
+    exit_code = ExitCode.DEVICE_LINKED_ELSEWHERE
+    default_hint = (
+        "Upload with the account the device belongs to (`diahil account use NAME`, or "
+        "--email), or ask that account's owner to unlink the device first."
+    )
+
+
+class NoKeyring(UsageError):
+    """No OS keyring is reachable (a server, a container, CI) and no password was given."""
+
+    default_hint = (
+        "Set DIAHIL_PASSWORD (with DIAHIL_EMAIL and DIAHIL_CLOUD) in the environment, or give "
+        "--password; on a desktop, unlock or install the OS keyring (Keychain, Credential "
+        "Locker, Secret Service)."
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from uploader.pump_records import PumpHistory
+
 
 @dataclass(frozen=True)
 class DeviceIdentity:
@@ -38,6 +40,8 @@ class BgReading:
     threshold_mg_dl: int | None = None
     """The measuring-range bound the device reported for a LO/HI result, in mg/dL."""
     control_solution: bool = False
+    index: int | None = None
+    """The record's place in the device's own event order (see ``DeviceTimeChange``)."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,28 @@ class CgmReading:
     value_mg_dl: float
     trend_mg_dl_per_min: float | None = None
     out_of_range: Literal["low", "high"] | None = None
+    index: int | None = None
+    """The record's place in the device's own event order (see ``DeviceTimeChange``)."""
 
     @property
     def device_time(self) -> datetime:
         return self.session_start + timedelta(minutes=self.time_offset_minutes)
+
+
+@dataclass(frozen=True)
+class DeviceTimeChange:
+    """The user (or the device itself) changed the device's date and time: the display
+    showed ``from_time`` and then ``to_time`` (both device wall-clock times, no zone).
+
+    ``index`` places the change in the device's own event order, the same order as the
+    ``index`` of its records (a log position or an internal counter that clock changes do
+    not affect): records made after a change that set the clock back have device times
+    earlier than the change, and only the index tells them apart."""
+
+    from_time: datetime
+    to_time: datetime
+    index: int | None = None
+    agent: Literal["manual", "automatic"] = "manual"
 
 
 @dataclass
@@ -69,10 +91,25 @@ class DeviceData:
     """Things the user should know about the read (skipped records, oddities)."""
     link_stats: dict[str, int] = field(default_factory=dict)
     """Transmission statistics: frames resent, duplicates dropped..."""
+    time_changes: list[DeviceTimeChange] = field(default_factory=list)
+    """The device's own record of its clock changes (pumps keep one; meters do not). When a
+    driver supplies any, the uploader bootstraps times to UTC from them."""
+    bootstrapped_before: bool = False
+    """An earlier read (before this one's cursor) held clock changes: this read's records all
+    come after them, so they are bootstrapped too (by the device clock at upload)."""
+    computer_clock: datetime | None = None
+    """The computer's clock (UTC) when the device clock was read: set by the session."""
+    clock_set_to: datetime | None = None
+    """What ``--set-clock`` set the device clock to (device wall time): set by the session."""
+    clock_not_settable: str | None = None
+    """Why ``--set-clock`` could not set the clock, and what the user can do instead."""
     cursor: str | None = None
     """Where the next read should start (driver-specific, e.g. a sequence number); saved by
     the session only once this read's data is verified in the cloud."""
+    pump: PumpHistory | None = None
+    """An insulin pump's boluses, basals, device events and settings."""
 
     @property
     def record_count(self) -> int:
-        return len(self.readings) + len(self.cgm_readings)
+        pump = self.pump.record_count if self.pump is not None else 0
+        return len(self.readings) + len(self.cgm_readings) + pump

@@ -15,6 +15,8 @@ verification, so a failure anywhere leaves the next run to finish the job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,9 +25,13 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 
+from uploader import compat, latest_day
+from uploader.clock_check import DEFAULT_THRESHOLD as DEFAULT_CLOCK_THRESHOLD
+from uploader.clock_check import ClockCheck, wall_time
 from uploader.cloud import CloudClient, RetryPolicy
 from uploader.cloud.client import MAX_CHUNK
 from uploader.datamodel import ClientInfo, DeviceDatum, UploadRecord
@@ -41,19 +47,21 @@ from uploader.errors import (
     UsageError,
     VerificationFailed,
 )
+from uploader.latest_day import LatestDay
 from uploader.normalize import normalize
 from uploader.pairing import PasskeyProvider
 from uploader.progress import NoProgress, Progress
 from uploader.records import DeviceData, DeviceIdentity
-from uploader.state import SyncState, default_state_path, record_key
-from uploader.timeproc import AcrossTheBoardTimezone
+from uploader.runlog import RunLog
+from uploader.state import PLACEMENT, SyncState, default_state_path, record_key
+from uploader.time_bootstrap import time_processor
+from uploader.timeproc import AcrossTheBoardTimezone, TimeProcessor, resolve_timezone
+from uploader.transports.ble import GattCapture
 from uploader.transports.bumble_central import HciEndpoint
 from uploader.transports.usb import UsbBackend
-from uploader.verify import Mismatch, VerificationReport, compare
+from uploader.verify import PROVENANCE, Mismatch, VerificationReport, compare
 
 CLIENT_NAME = "org.diahil.uploader"
-CLOCK_WARNING = timedelta(minutes=15)
-PLACEMENT_FIELDS = frozenset({"time", "timezoneOffset", "clockDriftOffset", "conversionOffset"})
 
 
 def client_version() -> str:
@@ -85,8 +93,20 @@ class UploadOptions:
     device_timeout_ms: int = 5000
     chunk_size: int = MAX_CHUNK
     retry: RetryPolicy | None = None
+    cloud_timeout_s: float = 30.0
+    """How long one cloud request may go unanswered before it counts as failed (retried)."""
     progress: Progress = field(default_factory=NoProgress)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock_warning: timedelta = DEFAULT_CLOCK_THRESHOLD
+    """Warn when the device clock is further than this from the computer's."""
+    set_clock: bool = False
+    """Set the device clock to the computer's (in ``timezone``) where the protocol allows."""
+    run_log: RunLog = field(default_factory=RunLog)
+    """Where the steps, timings, warnings and the error are logged (``uploader.runlog``)."""
+    usb_wrap: Callable[[UsbBackend], UsbBackend] | None = None
+    """Wraps the pyusb backend once it is chosen (a support bundle's capture of the exchange)."""
+    ble_capture: GattCapture | None = None
+    """Told every GATT read, write and notification (a support bundle's capture)."""
 
 
 @dataclass
@@ -108,6 +128,8 @@ class UploadResult:
     data_set_id: str | None = None
     verification: VerificationReport | None = None
     device_clock_offset_s: float | None = None
+    clock: ClockCheck | None = None
+    latest_day: LatestDay | None = None
     notes: list[str] = field(default_factory=list)
     link_stats: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -132,6 +154,8 @@ class UploadResult:
                 "clock": when(self.device.clock),
                 "clock_offset_s": self.device_clock_offset_s,
             },
+            "clock": self.clock.as_dict() if self.clock else None,
+            "latest_day": self.latest_day.as_dict() if self.latest_day else None,
             "records_read": self.records_read,
             "control_solution_skipped": self.control_solution_skipped,
             "datums": self.datums,
@@ -149,28 +173,37 @@ class UploadResult:
 
 
 class _Steps:
-    """Times each step and tags the errors raised in it with the step and what was kept."""
+    """Times each step, logs it, and tags the errors raised in it with the step and what was
+    kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: RunLog | None = None) -> None:
         self.timings: dict[str, float] = {}
+        self.log = log if log is not None else RunLog()
 
     @contextmanager
     def __call__(self, step: Step, kept: str | None = None) -> Iterator[None]:
         started = time.perf_counter()
+        record = self.log.step_started(step)
+        failure: BaseException | None = None
         try:
             yield
         except UploaderError as error:
+            failure = error
             if error.step is None:
                 error.step = step
             if error.kept is None:
                 error.kept = kept
             raise
         except Exception as error:
+            failure = error
             raise InternalError.wrap(error, step) from error
+        except BaseException as error:  # Ctrl-C: logged as the step that was interrupted
+            failure = error
+            raise
         finally:
-            self.timings[step.value] = (
-                self.timings.get(step.value, 0.0) + time.perf_counter() - started
-            )
+            elapsed = time.perf_counter() - started
+            self.timings[step.value] = self.timings.get(step.value, 0.0) + elapsed
+            self.log.step_finished(record, elapsed, failure)
 
 
 async def upload(options: UploadOptions) -> UploadResult:
@@ -181,10 +214,33 @@ async def upload(options: UploadOptions) -> UploadResult:
     selector = parse_device(options.device)
     state_path = options.state_path or default_state_path()
     state = SyncState(state_path)
+    log = options.run_log
+    log.secret(options.password)
+    log.secret(urlsplit(options.cloud_url).password)  # https://user:secret@host/
     try:
-        return await _upload(options, times, selector, state, state_path)
+        result = await _upload(options, times, selector, state, state_path)
+    except Exception as error:
+        failure = error if isinstance(error, UploaderError) else InternalError.wrap(error)
+        log.failed(failure)
+        _log_failed_run(state, log, options, failure)
+        raise
     finally:
         state.close()
+    for note in result.notes:
+        log.warning(note)
+    log.finished(result.status, result.as_dict())
+    return result
+
+
+def _log_failed_run(
+    state: SyncState, log: RunLog, options: UploadOptions, error: UploaderError
+) -> None:
+    """A failed run's row in the state database, under the device if it was identified
+    (else the DEVICE argument) and the account if the login succeeded."""
+    account = log.account or f"{options.cloud_url.rstrip('/')}#"
+    device_id = log.device.device_id if log.device else options.device
+    with contextlib.suppress(sqlite3.Error):  # a bad state file: report the upload's error
+        state.log_run(account, device_id, "failed", error.as_dict())
 
 
 async def _upload(
@@ -194,13 +250,18 @@ async def _upload(
     state: SyncState,
     state_path: Path,
 ) -> UploadResult:
-    steps = _Steps()
+    steps = _Steps(options.run_log)
     async with CloudClient(
-        options.cloud_url, transport=options.cloud_transport, retry=options.retry
+        options.cloud_url,
+        transport=options.cloud_transport,
+        retry=options.retry,
+        timeout_s=options.cloud_timeout_s,
     ) as cloud:
+        steps.log.secret_sources.append(lambda: cloud.session_token)  # the latest, re-logins too
         with steps(Step.LOGIN, kept="Nothing was read or uploaded."):
             user = await cloud.login(options.email, options.password)
         account = f"{cloud.base_url}#{user.user_id}"
+        steps.log.logged_in(account)
 
         detect_options = DetectOptions(
             usb_backend=options.usb_backend,
@@ -208,23 +269,26 @@ async def _upload(
             ble_transport=options.ble_transport,
             ble_keystore=options.ble_keystore or state_path.with_name("ble-bonds.json"),
             ble_scan_timeout_s=options.ble_scan_timeout_s,
-            passkey=options.passkey,
+            passkey=_remembered(options.passkey, steps.log),
+            usb_wrap=options.usb_wrap,
+            ble_capture=options.ble_capture,
         )
         with steps(Step.DETECT, kept="Nothing was read or uploaded."):
             driver, stack = await detect(selector, detect_options)
         try:
-            data = await _read_device(driver, steps, options.progress, state, account)
+            data = await _read_device(driver, steps, options, state, account, cloud)
         finally:
             if stack is not None:
                 await stack.close()
         identity = data.identity
 
         with steps(Step.PROCESS, kept=NOTHING_UPLOADED):
-            normalized = normalize(data, times)
+            placing = time_processor(data, times.timezone, data.computer_clock)
+            normalized = normalize(data, placing)
             datums = [d.to_json() for d in normalized.datums]
         result = _summary(cloud.base_url, user.user_id, data, normalized.datums, datums, steps)
         result.control_solution_skipped = normalized.control_solution_skipped
-        _check_clock(result, times, options.clock())
+        _check_clock(result, data, placing, options.clock_warning)
 
         known = state.uploaded_keys(account, identity.device_id)
         to_send: list[dict[str, Any]] = []
@@ -237,7 +301,14 @@ async def _upload(
 
         if to_send:
             result.data_set_id = await _send(
-                cloud, to_send, identity, times, normalized.time_processing, options, steps, result
+                cloud,
+                to_send,
+                identity,
+                placing,
+                normalized.time_processing,
+                options,
+                steps,
+                result,
             )
             with steps(
                 Step.VERIFY,
@@ -245,13 +316,21 @@ async def _upload(
                 "run checks again and sends anything missing.",
             ):
                 stored = await _read_back(cloud, datums, normalized.datums, identity)
-                report = compare(datums, stored)
+                # What this run sent must come back exactly; what the cloud held before
+                # may carry the drift measured then.
+                report = compare(datums, stored, ignore=PROVENANCE)
+                flagged = {m.key for m in report.mismatched}
+                report.mismatched += [
+                    m for m in compare(to_send, stored).mismatched if m.key not in flagged
+                ]
                 if not report.ok:
                     raise VerificationFailed(
                         f"The cloud's copy differs from the device: {report.summary()}."
                     )
                 result.verification = report
             result.status = "uploaded"
+        if datums:
+            await _check_latest_day(cloud, datums, identity, placing, options, steps, result)
         with steps(Step.SAVE_STATE, kept="The cloud holds the data; the next run re-checks it."):
             state.mark_verified(
                 account,
@@ -264,16 +343,47 @@ async def _upload(
     return result
 
 
+def _remembered(provider: PasskeyProvider | None, log: RunLog) -> PasskeyProvider | None:
+    """``provider``, with every code it gives registered as a secret of the run."""
+    if provider is None:
+        return None
+    given = provider
+
+    async def provide(label: str) -> int:
+        code = await given(label)
+        log.secret(f"{code:06d}")
+        return code
+
+    return provide
+
+
 async def _read_device(
-    driver: Driver, steps: _Steps, progress: Progress, state: SyncState, account: str
+    driver: Driver,
+    steps: _Steps,
+    options: UploadOptions,
+    state: SyncState,
+    account: str,
+    cloud: CloudClient,
 ) -> DeviceData:
     try:
         with steps(Step.CONNECT, kept=NOTHING_UPLOADED):
             await driver.connect()
         with steps(Step.IDENTIFY, kept=NOTHING_UPLOADED):
             identity = await driver.identify()
+            identified_at = options.clock()
+            steps.log.identified(identity)
+            compat_note = compat.check(driver.compat_family, identity)
+            # A device tied to another account is refused before any record is read.
+            await cloud.check_device(identity.manufacturer, identity.serial_number)
         with steps(Step.FETCH, kept=NOTHING_UPLOADED):
-            return await driver.fetch(progress, since=state.cursor(account, identity.device_id))
+            since = state.cursor(account, identity.device_id)
+            data = await driver.fetch(options.progress, since=since)
+        data.computer_clock = identified_at
+        if compat_note:
+            data.notes.append(compat_note)
+        if options.set_clock:
+            await _set_clock(driver, data, steps, options)
+        return data
     finally:
         with steps(Step.DISCONNECT):
             await driver.disconnect()
@@ -326,7 +436,7 @@ def _missing(
     result: UploadResult,
 ) -> list[dict[str, Any]]:
     """The datums to send; a ``CloudDataConflict`` if the cloud holds them differently."""
-    report = compare(datums, stored)
+    report = compare(datums, stored, ignore=PROVENANCE)  # a re-read may measure other drift
     if report.mismatched:
         raise _conflict(report.mismatched)
     missing = set(report.missing)
@@ -341,7 +451,7 @@ def _missing(
 
 
 def _conflict(mismatched: list[Mismatch]) -> CloudDataConflict:
-    placement = [m for m in mismatched if set(m.fields) <= PLACEMENT_FIELDS]
+    placement = [m for m in mismatched if set(m.fields) <= PLACEMENT]
     example = mismatched[0]
     if len(placement) == len(mismatched):
         return CloudDataConflict(
@@ -365,7 +475,7 @@ async def _send(
     cloud: CloudClient,
     to_send: list[dict[str, Any]],
     identity: DeviceIdentity,
-    times: AcrossTheBoardTimezone,
+    times: TimeProcessor,
     time_processing: str,
     options: UploadOptions,
     steps: _Steps,
@@ -425,21 +535,79 @@ async def _send(
     return data_set_id
 
 
-def _check_clock(result: UploadResult, times: AcrossTheBoardTimezone, now: datetime) -> None:
-    device_clock = result.device.clock
-    if device_clock is None:
+async def _check_latest_day(
+    cloud: CloudClient,
+    datums: list[dict[str, Any]],
+    identity: DeviceIdentity,
+    times: TimeProcessor,
+    options: UploadOptions,
+    steps: _Steps,
+    result: UploadResult,
+) -> None:
+    """The latest-day check (``uploader.latest_day``): what the cloud holds for the device
+    from its newest record on. The data is verified by now, so a failure is only a note."""
+    device_newest = latest_day.newest(datums)
+    if device_newest is None:
         return
-    computer = now.astimezone(times.zone).replace(tzinfo=None)
-    offset = device_clock - computer
-    result.device_clock_offset_s = offset.total_seconds()
-    if abs(offset) > CLOCK_WARNING:
-        minutes = round(offset.total_seconds() / 60)
-        direction = "ahead of" if minutes > 0 else "behind"
-        result.notes.append(
-            f"The device clock is {abs(minutes)} minutes {direction} this computer's clock in "
-            f"{times.timezone}; its readings are placed by its own clock. Set the device clock "
-            "to fix future readings."
-        )
+    try:
+        with steps(Step.VERIFY):
+            stored = await cloud.read_data(
+                device_id=identity.device_id,
+                types=sorted({d["type"] for d in datums}),
+                start=datetime.fromisoformat(str(device_newest["time"]).replace("Z", "+00:00")),
+            )
+    except UploaderError as error:
+        result.notes.append(f"The latest day in the cloud could not be checked: {error.message}")
+        return
+    today = options.clock().astimezone(times.zone).date()
+    result.latest_day = latest_day.check(datums, stored, today)
+    if result.latest_day:
+        result.notes.extend(result.latest_day.notes())
+
+
+async def _set_clock(
+    driver: Driver, data: DeviceData, steps: _Steps, options: UploadOptions
+) -> None:
+    """``--set-clock``: the device clock to the computer's in ``--timezone``. The records are
+    already read, so a refusal is a note, not a failed upload."""
+    zone = resolve_timezone(options.timezone)
+    try:
+        with steps(Step.SET_CLOCK, kept="The device was read; nothing else changed."):
+            target = wall_time(options.clock(), zone)
+            if await driver.set_clock(target):
+                data.clock_set_to = target
+            else:
+                data.clock_not_settable = driver.clock_hint
+    except UploaderError as error:
+        data.clock_not_settable = f"Setting the device clock failed: {error.message}"
+
+
+def _check_clock(
+    result: UploadResult, data: DeviceData, times: TimeProcessor, threshold: timedelta
+) -> None:
+    """The device clock against the computer's, read together at IDENTIFY."""
+    device_clock = data.identity.clock
+    if device_clock is None or data.computer_clock is None:
+        if data.clock_not_settable:
+            result.notes.append(data.clock_not_settable)
+        return
+    check = ClockCheck(
+        device=device_clock,
+        computer=wall_time(data.computer_clock, times.zone),
+        timezone=times.timezone,
+        threshold=threshold,
+        set_to=data.clock_set_to,
+        not_settable=data.clock_not_settable,
+    )
+    result.clock = check
+    result.device_clock_offset_s = check.difference.total_seconds()
+    message = check.message()
+    if message:
+        result.notes.append(message)
+    elif check.set_to is not None:
+        result.notes.append(f"The device clock was set to {check.set_to:%Y-%m-%d %H:%M:%S}.")
+    elif check.not_settable is not None:
+        result.notes.append(check.not_settable)
 
 
 def run_upload(options: UploadOptions) -> UploadResult:

@@ -58,9 +58,19 @@ def default_state_path() -> Path:
     return Path(xdg) / "diahil" / "uploader.sqlite3"
 
 
+PLACEMENT = frozenset({"time", "timezoneOffset", "clockDriftOffset", "conversionOffset"})
+"""Fields that depend on the timezone chosen for the upload, not on the device's record."""
+
+
 def record_key(datum: dict[str, Any]) -> str:
-    """A device record's identity: type, deviceTime and the type's value fields."""
-    identity = {k: datum.get(k) for k in ("type", "subType", "deviceTime", "units", "value")}
+    """A device record's identity: type, deviceTime and the type's value fields. Glucose
+    values (smbg, cbg) by type, subType, units and value; every other type (pump boluses,
+    basals, device events, settings) by all its fields but the placement ones."""
+    if datum.get("type") in ("smbg", "cbg"):
+        keys: tuple[str, ...] = ("type", "subType", "deviceTime", "units", "value")
+        identity = {k: datum.get(k) for k in keys}
+    else:
+        identity = {k: v for k, v in datum.items() if k not in PLACEMENT}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -134,3 +144,41 @@ class SyncState:
         if row is None:
             return None
         return {"finished_at": row[0], "status": row[1], "summary": json.loads(row[2])}
+
+    def verified_count(self, account: str, device_id: str) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM uploaded_record WHERE account = ? AND device_id = ?",
+            (account, device_id),
+        ).fetchone()
+        return int(row[0])
+
+    def recent_runs(
+        self, account: str | None = None, device_id: str | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """The latest runs, newest first, of one account and/or device (None: any)."""
+        rows = self._db.execute(
+            "SELECT account, device_id, finished_at, status, summary FROM run "
+            "WHERE (? IS NULL OR account = ?) AND (? IS NULL OR device_id = ?) "
+            "ORDER BY id DESC LIMIT ?",
+            (account, account, device_id, device_id, limit),
+        ).fetchall()
+        return [_run_row(row) for row in rows]
+
+    def last_runs(self) -> list[dict[str, Any]]:
+        """The last run of every (account, device), most recent first: ``diahil status``."""
+        rows = self._db.execute(
+            "SELECT r.account, r.device_id, r.finished_at, r.status, r.summary FROM run r "
+            "JOIN (SELECT MAX(id) AS id FROM run GROUP BY account, device_id) last "
+            "ON r.id = last.id ORDER BY r.id DESC"
+        ).fetchall()
+        return [_run_row(row) for row in rows]
+
+
+def _run_row(row: tuple[str, str, str, str, str]) -> dict[str, Any]:
+    return {
+        "account": row[0],
+        "device_id": row[1],
+        "finished_at": row[2],
+        "status": row[3],
+        "summary": json.loads(row[4]),
+    }

@@ -6,8 +6,8 @@ Specs: ../shared/specs/tidepool-api/docs/datetime/ and
 Every datum gets ``time`` (UTC), ``timezoneOffset`` (minutes), ``clockDriftOffset`` and
 ``conversionOffset`` (milliseconds) from one ``TimeProcessor``. Meters cannot record their
 own clock changes, so they get ``across-the-board-timezone``: the timezone the user chose
-is applied to every device time. Pumps and CGMs will get ``utc-bootstrapping`` (a later
-issue) behind the same seam.
+is applied to every device time. Devices that record their own clock changes (pumps) get
+``utc-bootstrapping`` behind the same seam (``uploader.time_bootstrap``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,12 @@ class TimeProcessor(Protocol):
     name: str
     """The data set's ``timeProcessing`` value."""
     timezone: str
+    zone: ZoneInfo
 
-    def fields(self, device_time: datetime) -> TimeFields: ...
+    def fields(self, device_time: datetime, index: int | None = None) -> TimeFields:
+        """Where the record made at ``device_time`` (``index``: its place in the device's
+        event order, when it has one) sits in UTC, with its offsets."""
+        ...
 
 
 def resolve_timezone(name: str) -> ZoneInfo:
@@ -61,7 +65,7 @@ class AcrossTheBoardTimezone:
         self.timezone = timezone
         self.zone = resolve_timezone(timezone)
 
-    def fields(self, device_time: datetime) -> TimeFields:
+    def fields(self, device_time: datetime, index: int | None = None) -> TimeFields:
         local = device_time.replace(tzinfo=self.zone, fold=0)
         offset = local.utcoffset() or timedelta(0)
         return TimeFields(

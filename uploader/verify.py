@@ -51,10 +51,14 @@ def _same(sent: Any, stored: Any) -> bool:
     return bool(_instant(sent) == _instant(stored))
 
 
-def differences(sent: dict[str, Any], stored: dict[str, Any]) -> list[str]:
-    """The fields of ``sent`` that ``stored`` lacks or holds differently."""
+def differences(
+    sent: dict[str, Any], stored: dict[str, Any], ignore: frozenset[str] = frozenset()
+) -> list[str]:
+    """The fields of ``sent`` (but ``ignore``) that ``stored`` lacks or holds differently."""
     return [
-        name for name, value in sent.items() if name not in stored or not _same(value, stored[name])
+        name
+        for name, value in sent.items()
+        if name not in ignore and (name not in stored or not _same(value, stored[name]))
     ]
 
 
@@ -97,9 +101,17 @@ class VerificationReport:
         }
 
 
+PROVENANCE = frozenset({"clockDriftOffset"})
+"""Fields that record how a datum was placed without moving it: a device's drift grows
+between reads, so a datum uploaded earlier may hold another value and still be the same."""
+
+
 def compare(
-    expected: Iterable[dict[str, Any]], stored: Iterable[dict[str, Any]]
+    expected: Iterable[dict[str, Any]],
+    stored: Iterable[dict[str, Any]],
+    ignore: frozenset[str] = frozenset(),
 ) -> VerificationReport:
+    """Datum by datum, fields named in ``ignore`` aside."""
     report = VerificationReport()
     wanted: dict[Key, list[dict[str, Any]]] = defaultdict(list)
     for datum in expected:
@@ -113,12 +125,14 @@ def compare(
     for key, sent_items in wanted.items():
         stored_items = list(held.get(key, []))
         for sent in sent_items:
-            match = next((s for s in stored_items if not differences(sent, s)), None)
+            match = next((s for s in stored_items if not differences(sent, s, ignore)), None)
             if match is not None:
                 stored_items.remove(match)
                 report.found += 1
             elif stored_items:
-                report.mismatched.append(Mismatch(key, differences(sent, stored_items.pop(0))))
+                report.mismatched.append(
+                    Mismatch(key, differences(sent, stored_items.pop(0), ignore))
+                )
             else:
                 report.missing.append(key)
         if counts[key] > len(sent_items):

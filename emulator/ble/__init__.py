@@ -7,6 +7,8 @@
   ``MeterModel``;
 - ``CgmSensor`` (``cgm_sensor.py``): a CGM speaking the Continuous Glucose Monitoring
   Service, on a ``CgmModel``;
+- ``IdsPump`` (``ids_pump.py``): an insulin pump speaking the Insulin Delivery Service, on
+  a ``PumpModel``;
 - ``GlsQuirks``/``CgmQuirks`` (``quirks.py``): real-device oddities, off by default.
 
 Everything here runs in the asyncio loop that created it (Bumble's objects are bound to
@@ -16,6 +18,7 @@ their loop); nothing is thread-safe.
 from emulator.ble.air import Air
 from emulator.ble.cgm_sensor import CgmSensor
 from emulator.ble.gls_meter import GlsMeter
+from emulator.ble.ids_pump import IdsPump
 from emulator.ble.quirks import CgmQuirks, GlsQuirks
 
-__all__ = ["Air", "CgmQuirks", "CgmSensor", "GlsMeter", "GlsQuirks"]
+__all__ = ["Air", "CgmQuirks", "CgmSensor", "GlsMeter", "GlsQuirks", "IdsPump"]

@@ -10,12 +10,18 @@ central reaches them through another virtual controller on the same link:
   transport (``tcp-server:127.0.0.1:9000``, ``unix-server:...``, ``pty:...``) for a host
   that opens the matching client moniker (``tcp-client:127.0.0.1:9000``).
 
+An exported controller behaves as a real one when its host goes away and a new one starts:
+the new host's HCI Reset ends the links the old host left open (the peripheral sees them
+drop, as after a supervision timeout, and advertises again), so a central process that was
+killed mid-connection can be followed by another.
+
 The link delivers packets with ``loop.call_soon``: an ``Air`` and everything on it live in
 the asyncio loop that created them, and must be used from that loop only.
 """
 
 from __future__ import annotations
 
+from bumble import hci, ll
 from bumble.controller import Controller
 from bumble.device import Device
 from bumble.hci import Address
@@ -24,6 +30,20 @@ from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink, Transport, TransportSink, TransportSource
 
 DEFAULT_HOST_ADDRESS = "C0:FF:EE:00:00:01"
+
+
+class _ResettableController(Controller):
+    """A virtual controller whose HCI Reset drops its links, as a real controller's does."""
+
+    def on_hci_reset_command(
+        self, command: hci.HCI_Reset_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        for connection in list(self.le_connections.values()):
+            # The peer learns the link is gone (a real one would after its supervision
+            # timeout); the new host never knew it, so it gets no event for it.
+            connection.send_ll_control_pdu(ll.TerminateInd(hci.HCI_CONNECTION_TIMEOUT_ERROR))
+        self.le_connections.clear()
+        return super().on_hci_reset_command(command)
 
 
 class Air:
@@ -60,7 +80,7 @@ class Air:
         bad moniker (ValueError for an unknown scheme, OSError for a port in use)."""
         transport = await open_transport(moniker)
         self._transports.append(transport)
-        controller = Controller(
+        controller = _ResettableController(
             f"exported {moniker}",
             host_source=transport.source,
             host_sink=transport.sink,

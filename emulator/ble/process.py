@@ -1,9 +1,10 @@
 """Run one emulated BLE device as a process, until interrupted.
 
-The device (a GLS meter or a CGM, built from a seed and a number of days) goes on an
-``Air``; a virtual controller on the same air is exported over a Bumble transport moniker,
-so a Bumble host in another process (``tcp-client:...``) is its central; a control endpoint
-(``emulator.control``) serves the display, the ledger and faults. When everything is up the
+The device (a GLS meter, a CGM or an IDS insulin pump, built from a seed and a number of
+days) goes on an ``Air``; a virtual controller on the same air is exported over a Bumble
+transport moniker, so a Bumble host in another process (``tcp-client:...``) is its
+central; a control endpoint (``emulator.control``) serves the display, the ledger and
+faults. When everything is up the
 process prints, and flushes, one ``key: value`` line each for ``device``, ``name``,
 ``address``, ``serial``, ``hci`` (the moniker actually served, with the real port when
 asked for port 0) and ``control`` (the endpoint's URL), then a line ``ready``. SIGINT or
@@ -20,15 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from emulator.ble import cgm_sensor, gls_meter
+from emulator.ble import cgm_sensor, gls_meter, ids_pump
 from emulator.ble.air import Air
 from emulator.ble.cgm_sensor import CgmSensor
 from emulator.ble.gls_meter import GlsMeter
+from emulator.ble.ids_pump import IdsPump
 from emulator.ble.quirks import CgmQuirks, GlsQuirks
 from emulator.control import ControlServer, create_control_app
-from emulator.devices.ble import build_cgm_sensor, build_gls_meter
+from emulator.devices.ble import build_cgm_sensor, build_gls_meter, build_ids_pump
 
-KINDS = ("gls-meter", "cgm")
+KINDS = ("gls-meter", "cgm", "ids-pump")
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,17 @@ class EmulatorOptions:
     address: str | None = None
     gls_quirks: GlsQuirks = field(default_factory=GlsQuirks)
     cgm_quirks: CgmQuirks = field(default_factory=CgmQuirks)
+    timezone: str = "UTC"
+    """IANA zone of the person (ids-pump: the pump's clock and daylight-saving changes)."""
+    clock_changes: bool = True
+    connection_interval_ms: float = 0.0
 
 
 class StartupError(Exception):
     """The process could not come up (bad moniker, port in use...): one line for the user."""
 
 
-def build_device(options: EmulatorOptions) -> GlsMeter | CgmSensor:
+def build_device(options: EmulatorOptions) -> GlsMeter | CgmSensor | IdsPump:
     if options.kind == "gls-meter":
         return build_gls_meter(
             seed=options.seed,
@@ -73,6 +79,18 @@ def build_device(options: EmulatorOptions) -> GlsMeter | CgmSensor:
             name=options.name or cgm_sensor.DEFAULT_NAME,
             address=options.address or cgm_sensor.DEFAULT_ADDRESS,
         )
+    if options.kind == "ids-pump":
+        return build_ids_pump(
+            seed=options.seed,
+            days=options.days,
+            timezone=options.timezone,
+            clock_changes=options.clock_changes,
+            passkey=options.passkey,
+            e2e=options.e2e_crc,
+            name=options.name or ids_pump.DEFAULT_NAME,
+            address=options.address or ids_pump.DEFAULT_ADDRESS,
+            connection_interval_ms=options.connection_interval_ms,
+        )
     raise ValueError(f"unknown device kind {options.kind!r}: choose one of {', '.join(KINDS)}")
 
 
@@ -81,7 +99,7 @@ async def run(
     *,
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
-    on_ready: Callable[[GlsMeter | CgmSensor], None] | None = None,
+    on_ready: Callable[[GlsMeter | CgmSensor | IdsPump], None] | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM); raises ``StartupError``."""
     out = out or sys.stdout

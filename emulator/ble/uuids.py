@@ -26,3 +26,14 @@ DEVICE_INFORMATION_SERVICE = UUID.from_16_bits(0x180A, "Device Information")
 CLIENT_CHARACTERISTIC_CONFIGURATION = UUID.from_16_bits(
     0x2902, "Client Characteristic Configuration"
 )
+
+INSULIN_DELIVERY_SERVICE = UUID.from_16_bits(0x183A, "Insulin Delivery")
+IDD_STATUS_CHANGED = UUID.from_16_bits(0x2B20, "IDD Status Changed")
+IDD_STATUS = UUID.from_16_bits(0x2B21, "IDD Status")
+IDD_ANNUNCIATION_STATUS = UUID.from_16_bits(0x2B22, "IDD Annunciation Status")
+IDD_FEATURES = UUID.from_16_bits(0x2B23, "IDD Features")
+IDD_STATUS_READER_CONTROL_POINT = UUID.from_16_bits(0x2B24, "IDD Status Reader Control Point")
+IDD_COMMAND_CONTROL_POINT = UUID.from_16_bits(0x2B25, "IDD Command Control Point")
+IDD_COMMAND_DATA = UUID.from_16_bits(0x2B26, "IDD Command Data")
+IDD_RECORD_ACCESS_CONTROL_POINT = UUID.from_16_bits(0x2B27, "IDD Record Access Control Point")
+IDD_HISTORY_DATA = UUID.from_16_bits(0x2B28, "IDD History Data")

@@ -2,21 +2,25 @@
 
 ``build_gls_meter`` fills a ``MeterModel`` from the same seeded generator as the USB meter
 and wraps it in a ``GlsMeter``; ``build_cgm_sensor`` builds a ``CgmModel`` on a seeded
-``CgmHistory`` world and wraps it in a ``CgmSensor``. Same seed, same clock, same history.
+``CgmHistory`` world and wraps it in a ``CgmSensor``; ``build_ids_pump`` generates a
+``PumpModel``'s history (the same person as the CGM's) and wraps it in an ``IdsPump``.
+Same seed, same clock, same history.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from emulator.ble import cgm_sensor, gls_meter
+from emulator.ble import cgm_sensor, gls_meter, ids_pump
 from emulator.ble.cgm_sensor import CgmSensor
 from emulator.ble.gls_meter import GlsMeter
+from emulator.ble.ids_pump import IdsPump
 from emulator.ble.quirks import CgmQuirks, GlsQuirks
 from emulator.faults import FaultPlan
 from emulator.generators.cgm_history import CgmHistory, CgmHistoryProfile
 from emulator.generators.meter_history import generate_meter_history
+from emulator.generators.pump_history import generate_pump_history
 from emulator.model.cgm import CgmModel
 from emulator.model.clock import DeviceClock
 from emulator.model.meter import GlucoseUnit, MeterModel
@@ -135,4 +139,43 @@ def build_cgm_sensor(
         e2e_crc=e2e_crc,
         quirks=quirks,
         faults=faults,
+    )
+
+
+def build_ids_pump(
+    *,
+    seed: int = 1,
+    days: int = 90,
+    timezone: str = "UTC",
+    end: datetime | None = None,
+    clock_changes: bool = True,
+    serial_number: str | None = None,
+    name: str = ids_pump.DEFAULT_NAME,
+    address: str = ids_pump.DEFAULT_ADDRESS,
+    passkey: int | None = None,
+    e2e: bool = False,
+    faults: FaultPlan | None = None,
+    connection_interval_ms: float = 0.0,
+) -> IdsPump:
+    """An IDS pump holding ``days`` days of history up to ``end`` (default: now) for a
+    person in ``timezone`` (an IANA name); its clock then runs in real time."""
+    stop = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    began = time.monotonic()
+    model = generate_pump_history(
+        seed,
+        timezone=timezone,
+        end=stop,
+        days=days,
+        clock_changes=clock_changes,
+        serial_number=serial_number or f"IDS{seed:08d}",
+        time_source=lambda: stop + timedelta(seconds=int(time.monotonic() - began)),
+    )
+    return IdsPump(
+        model,
+        name=name,
+        address=address,
+        passkey=passkey,
+        e2e=e2e,
+        faults=faults,
+        connection_interval_ms=connection_interval_ms,
     )

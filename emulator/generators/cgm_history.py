@@ -136,6 +136,16 @@ class CgmHistory:
         """The signal losses that begin on ``day``."""
         return self._day(day).losses
 
+    def meals(self, day: date) -> list[tuple[datetime, int]]:
+        """The meals (and snack) of ``day``: (true local time, grams of carbohydrate), the
+        same ones that shape the glucose trace (insulin pump histories bolus for them)."""
+        rise = self.profile.rise_mg_dl_per_gram
+        return [
+            (e.at, round(e.height_mg_dl / rise))
+            for e in self._day(day).excursions
+            if e.shape == "meal"
+        ]
+
     # ---- internals ----------------------------------------------------------------------
 
     def _baseline_at(self, when: datetime) -> float:

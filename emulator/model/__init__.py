@@ -5,6 +5,7 @@ from emulator.model.cgm import CgmModel, CgmRecord, CgmSession, CgmWorld, Sessio
 from emulator.model.clock import DeviceClock
 from emulator.model.memory import RecordMemory
 from emulator.model.meter import GlucoseUnit, MeterModel, MeterReading, ReadingFlag
+from emulator.model.pump import PumpLedger, PumpModel, PumpSettings, PumpStateError
 
 __all__ = [
     "Battery",
@@ -16,6 +17,10 @@ __all__ = [
     "GlucoseUnit",
     "MeterModel",
     "MeterReading",
+    "PumpLedger",
+    "PumpModel",
+    "PumpSettings",
+    "PumpStateError",
     "ReadingFlag",
     "RecordMemory",
     "SessionRunning",

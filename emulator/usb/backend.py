@@ -88,12 +88,16 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         self._devices: dict[int, VirtualUsbDevice] = {}  # port -> device
         self._addresses = itertools.count(2)
         self._ports = itertools.count(1)
+        self._charging: list[VirtualUsbDevice] = []
+        """Devices on a charge-only cable: powered (VBUS), data lines not connected."""
 
     # ---- the bench: plugging and unplugging ---------------------------------------------
 
     def plug(self, device: VirtualUsbDevice, port: int | None = None) -> VirtualUsbDevice:
         """Plug ``device`` in (on ``port``, or the next free one). Returns it."""
         with self._lock:
+            if device in self._charging:
+                self._charging.remove(device)  # the cable was swapped for a data cable
             for old_port, plugged in list(self._devices.items()):
                 if plugged is device:
                     if device.connected:
@@ -107,9 +111,25 @@ class EmulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
             device.attach(self.bus_number, next(self._addresses), port)
         return device
 
+    def plug_charge_only(self, device: VirtualUsbDevice) -> None:
+        """Plug ``device`` in with a charge-only cable: it gets VBUS but no data lines, so it
+        never signals its presence and never enumerates; the host sees nothing at all."""
+        with self._lock:
+            if device in self._devices.values() or device in self._charging:
+                raise ValueError("that device is already plugged in; unplug it first")
+            self._charging.append(device)
+
+    @property
+    def charging(self) -> list[VirtualUsbDevice]:
+        """Devices powered through a charge-only cable (invisible to the host)."""
+        with self._lock:
+            return list(self._charging)
+
     def unplug(self, device: VirtualUsbDevice) -> None:
         """Pull ``device`` out: open handles fail with ENODEV, enumeration no longer lists it."""
         with self._lock:
+            if device in self._charging:
+                self._charging.remove(device)
             for port, candidate in list(self._devices.items()):
                 if candidate is device:
                     del self._devices[port]

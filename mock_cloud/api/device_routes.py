@@ -1,14 +1,19 @@
-"""Device links of an account: list them (``view``) and unlink one (the owner), so that
-the device may upload into another account (``devices``).
+"""Device links of an account: list them (``view``), unlink one (the owner), so that
+the device may upload into another account (``devices``), and check a device before
+reading it (``upload``): ``GET /v1/users/{userId}/devices/check?manufacturer=M&serialNumber=S``
+answers ``{"linked": "this-account"}`` or ``{"linked": "none"}``, or the 409 an upload of
+that device would get, so an uploader can refuse before it reads anything.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from mock_cloud import devices
-from mock_cloud.access import CloudDep, OwnerDep, ViewUserDep
+from mock_cloud.access import CloudDep, OwnerDep, UploadUserDep, ViewUserDep
 from mock_cloud.api.schemas import DeviceLinkList, Empty, errors
 
 router = APIRouter(tags=["devices"])
@@ -23,6 +28,30 @@ def list_devices(userId: str, caller: ViewUserDep, cloud: CloudDep) -> JSONRespo
     with cloud.transaction() as session:
         rendered = [devices.render(row) for row in devices.list_links(session, userId)]
     return JSONResponse({"data": rendered})
+
+
+@router.get(
+    "/v1/users/{userId}/devices/check",
+    responses={**errors(400, 401, 403, 409)},
+)
+def check_device(
+    userId: str,
+    caller: UploadUserDep,
+    cloud: CloudDep,
+    manufacturer: Annotated[str, Query(min_length=1, max_length=200)],
+    serialNumber: Annotated[str, Query(min_length=1, max_length=200)],
+) -> JSONResponse:
+    """Whether data of this device may be uploaded here: ``{"linked": "this-account"}``,
+    ``{"linked": "none"}``, or 409 if it is linked to another account."""
+    document = {"deviceManufacturers": [manufacturer], "deviceSerialNumber": serialNumber}
+    with cloud.transaction() as session:
+        devices.refuse_if_linked_elsewhere(session, document, userId)
+        here = any(
+            row.manufacturer_key == manufacturer.strip().lower()
+            and row.serial_number == serialNumber.strip()
+            for row in devices.list_links(session, userId)
+        )
+    return JSONResponse({"linked": "this-account" if here else "none"})
 
 
 @router.delete(

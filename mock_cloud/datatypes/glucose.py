@@ -69,10 +69,17 @@ class GlucoseTarget(BaseModel):
     range: Opt[Number] = None
 
 
+GLUCOSE_TARGET_FIELDS = ("low", "high", "target", "range")
+
+
 def target_problems(target: GlucoseTarget, units: str | None) -> list[tuple[str, str, str]]:
     """(field, code, detail) for each problem of a target in ``units``."""
     found: list[tuple[str, str, str]] = []
-    values = target.model_dump(exclude_none=True)
+    values = {
+        name: value
+        for name, value in target.model_dump(exclude_none=True).items()
+        if name in GLUCOSE_TARGET_FIELDS  # a schedule's segment adds its ``start``
+    }
     if not values:
         found.append(("", "value-not-exists", "a target needs low and high, or target"))
     for name, value in values.items():

@@ -34,6 +34,10 @@ class ActiveFault:
     rng: random.Random
     seen: int = 0
     hit: int = 0
+    held: int = 0
+    """Requests (with ``afterHandling``: answers, once handled) this fault has held."""
+    removed: bool = False
+    """Set when the fault is removed: requests it holds go on."""
 
     def matches(self, method: str, path: str) -> bool:
         """Whether the request is one this fault counts."""
@@ -48,6 +52,7 @@ class ActiveFault:
             **self.spec.model_dump(exclude_none=True),
             "matched": self.seen,
             "hits": self.hit,
+            "held": self.held,
         }
 
 
@@ -73,16 +78,19 @@ class FaultRegistry:
     def remove(self, fault_id: str) -> bool:
         """Remove one fault; whether it existed."""
         with self._lock:
-            before = len(self._faults)
+            gone = [f for f in self._faults if f.id == fault_id]
             self._faults = [f for f in self._faults if f.id != fault_id]
-            return len(self._faults) != before
+        for fault in gone:
+            fault.removed = True
+        return bool(gone)
 
     def clear(self) -> int:
         """Remove every fault; returns how many there were."""
         with self._lock:
-            count = len(self._faults)
-            self._faults = []
-            return count
+            gone, self._faults = self._faults, []
+        for fault in gone:
+            fault.removed = True
+        return len(gone)
 
     def hits(self, method: str, path: str) -> builtins.list[ActiveFault]:
         """Count the request against the matching faults; the ones that hit it."""

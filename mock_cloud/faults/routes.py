@@ -1,7 +1,8 @@
 """The fault admin API (test mode only; no authentication: never expose a test-mode server).
 
 - ``POST /admin/faults``: put a fault in force (body: ``FaultSpec``); answers it with its id.
-- ``GET /admin/faults``: the faults in force with their counters (``matched``, ``hits``).
+- ``GET /admin/faults``: the faults in force with their counters (``matched``, ``hits``,
+  ``held``).
 - ``DELETE /admin/faults/{faultId}``, ``DELETE /admin/faults``: remove one, or all.
 - ``POST /admin/tokens/expire``: every live session token expires now (clients get 401
   and must log in again).
@@ -16,7 +17,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from mock_cloud import sessions
 from mock_cloud.access import CloudDep
 from mock_cloud.api.schemas import errors, json_body, model_schema
 from mock_cloud.bodies import validate_body
@@ -64,9 +64,7 @@ def remove_fault(faultId: str, cloud: CloudDep) -> JSONResponse:
 @router.post("/tokens/expire")
 def expire_tokens(cloud: CloudDep) -> JSONResponse:
     """Expire every live session token now."""
-    with cloud.transaction() as session:
-        count = sessions.expire_all(session, now=cloud.now())
-    return JSONResponse({"expired": count})
+    return JSONResponse({"expired": cloud.expire_sessions()})
 
 
 @router.get("/requests")

@@ -8,6 +8,13 @@ Kinds:
 - ``drop_after_store``: handle the request (data is stored), then close the connection
   without answering: the case that makes naive uploaders store duplicates.
 - ``slow_body``: send the response body ``chunkBytes`` at a time, ``delayMs`` apart.
+- ``hold``: keep the request waiting until the fault is removed (or ``delayMs`` passes,
+  default 60 s), then go on normally; with ``afterHandling`` the request is handled first
+  (data stored) and its answer held back. The fault's ``held`` counter shows a held request
+  (with ``afterHandling``: a held answer, so the data is stored by then), so a test can wait
+  for it and then kill the client at that exact point.
+- ``expire_session``: every session token expires just before the request is handled, so a
+  logged-in request answers 401 (as when a token runs out mid-upload).
 
 Matching: ``method`` (any if absent) and ``path``, a glob where ``*`` matches any run of
 characters (``/v1/data*sets/*/data`` matches both upload paths; any path if absent). The
@@ -21,12 +28,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from mock_cloud.datatypes.fields import Number, Opt, in_range
 from mock_cloud.problems import custom_error
 
-FaultKind = Literal["latency", "error", "rate_limit", "drop_after_store", "slow_body"]
+FaultKind = Literal[
+    "latency", "error", "rate_limit", "drop_after_store", "slow_body", "hold", "expire_session"
+]
 HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 _PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -35,7 +52,10 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
     "rate_limit": ("retryAfter",),
     "drop_after_store": (),
     "slow_body": ("delayMs", "chunkBytes"),
+    "hold": ("delayMs", "afterHandling"),
+    "expire_session": (),
 }
+_ALL_PARAMETERS = ("delayMs", "status", "retryAfter", "chunkBytes", "afterHandling")
 
 
 class FaultSpec(BaseModel):
@@ -54,11 +74,12 @@ class FaultSpec(BaseModel):
     status: Opt[Literal[500, 502, 503, 504]] = None
     retryAfter: Opt[Annotated[StrictInt, Field(ge=0, le=3600)]] = None
     chunkBytes: Opt[Annotated[StrictInt, Field(ge=1, le=1_048_576)]] = None
+    afterHandling: Opt[StrictBool] = None
 
     @model_validator(mode="after")
     def _parameters_fit_kind(self) -> FaultSpec:
         allowed = _PARAMETERS[self.kind]
-        for name in ("delayMs", "status", "retryAfter", "chunkBytes"):
+        for name in _ALL_PARAMETERS:
             if getattr(self, name) is not None and name not in allowed:
                 raise custom_error(
                     "value-not-valid",

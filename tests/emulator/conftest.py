@@ -9,7 +9,9 @@ under ``TYPE_CHECKING``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -262,3 +264,34 @@ async def central(air: Air) -> Central:
 def open_central() -> Callable[[TransportSource, TransportSink], Awaitable[Central]]:
     """Open a test central on any HCI (source, sink), e.g. a ``tcp-client:`` transport."""
     return Central.open
+
+
+EmulatorProcess = tuple[subprocess.Popen[str], dict[str, str]]
+
+
+@pytest.fixture
+def emulator_process_with() -> Iterator[Callable[..., EmulatorProcess]]:
+    """``emulator_process_with(*args)``: ``python -m emulator.cli *args`` started, and the
+    lines it announced before ``ready`` (``key: value``); killed after the test."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> EmulatorProcess:
+        command = [sys.executable, "-m", "emulator.cli", *args]
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        assert process.stdout is not None
+        announced: dict[str, str] = {}
+        for line in process.stdout:
+            if line.strip() == "ready":
+                return process, announced
+            key, _, value = line.strip().partition(": ")
+            announced[key] = value
+        raise AssertionError(f"the emulator did not start: {process.communicate()[1]}")
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import httpx
@@ -68,25 +67,12 @@ def test_a_device_that_cannot_start_says_why() -> None:
 
 
 @pytest.fixture
-def emulator_process() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
-    command = [sys.executable, "-m", "emulator.cli", "gls-meter"]
-    command += ["--hci", "tcp-server:127.0.0.1:0", "--days", "3", "--seed", "5"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    announced: dict[str, str] = {}
-    try:
-        for line in process.stdout:
-            if line.strip() == "ready":
-                break
-            key, _, value = line.strip().partition(": ")
-            announced[key] = value
-        else:
-            raise AssertionError(f"the emulator did not start: {process.communicate()[1]}")
-        yield process, announced
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+def emulator_process(
+    emulator_process_with: Callable[..., tuple[subprocess.Popen[str], dict[str, str]]],
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    return emulator_process_with(
+        "gls-meter", "--hci", "tcp-server:127.0.0.1:0", "--days", "3", "--seed", "5"
+    )
 
 
 @pytest.mark.anyio

@@ -30,14 +30,19 @@ def test_demo_runs_end_to_end_and_matches_the_ledger() -> None:
     assert "exact" in result.output
 
 
-def test_upload_without_credentials_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upload_without_credentials_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("DIAHIL_EMAIL", raising=False)
     monkeypatch.delenv("DIAHIL_PASSWORD", raising=False)
+    monkeypatch.delenv("DIAHIL_ACCOUNT", raising=False)
+    monkeypatch.setenv("DIAHIL_STATE_DIR", str(tmp_path))  # no accounts there
     result = runner.invoke(
         app, ["upload", "usb", "--cloud", "http://127.0.0.1:9", "--timezone", "UTC"]
     )
     assert result.exit_code == 2
-    assert "Missing --email, --password" in result.output
+    assert "Missing --email, and no current account" in result.output
+    assert "account add NAME" in result.output
 
 
 def test_upload_errors_are_one_clear_message_and_an_exit_code() -> None:

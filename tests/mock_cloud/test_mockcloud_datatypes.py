@@ -129,7 +129,12 @@ VALID: list[dict[str, Any]] = [
         },
         carbRatios={"Standard": [{"start": 0, "amount": 12}, {"start": 43200000, "amount": 15}]},
         insulinSensitivities={"Standard": [{"start": 0, "amount": 50}]},
-        bgTargets={"Standard": [{"start": 0, "low": 100, "high": 120}]},
+        bgTargets={
+            "Standard": [
+                {"start": 0, "low": 100, "high": 120},
+                {"start": 25200000, "low": 90, "high": 110},
+            ]
+        },
         units={"bg": "mg/dL", "carb": "grams"},
         manufacturers=["Acme"],
         model="Pump A Lot",

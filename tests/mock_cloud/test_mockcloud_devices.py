@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from mockcloud_helpers import Account, Api, Helpers
 
@@ -92,3 +94,30 @@ def test_unknown_link_is_404(api: Api, alice: Account) -> None:
     response = api.delete(f"/v1/users/{alice.userid}/devices/{'0' * 32}", headers=alice.headers)
     assert response.status_code == 404
     assert "GET /v1/users/" in response.json()["message"]
+
+
+def test_a_device_can_be_checked_before_it_is_read(
+    api: Api, h: Helpers, alice: Account, bob: Account
+) -> None:
+    def check(account: Account, manufacturer: str = "Ascensia", serial: str = "7390012") -> Any:
+        return api.get(
+            f"/v1/users/{account.userid}/devices/check",
+            params={"manufacturer": manufacturer, "serialNumber": serial},
+            headers=account.headers,
+        )
+
+    assert check(alice).json() == {"linked": "none"}  # not linked yet: anyone may upload it
+    h.store(alice, [h.smbg()])
+    assert check(alice).json() == {"linked": "this-account"}
+    assert check(alice, manufacturer="ascensia").json() == {"linked": "this-account"}
+    refused = check(bob)
+    assert refused.status_code == 409  # what an upload of it would get, before any read
+    assert "linked to another account" in refused.json()["message"]
+    assert check(bob, serial="7390013").json() == {"linked": "none"}
+    assert check(alice, serial="").status_code == 400
+    someone_elses = api.get(
+        f"/v1/users/{alice.userid}/devices/check",
+        params={"manufacturer": "Ascensia", "serialNumber": "7390012"},
+        headers=bob.headers,
+    )
+    assert someone_elses.status_code == 403  # checking needs upload permission there

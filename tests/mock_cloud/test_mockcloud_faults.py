@@ -4,6 +4,7 @@ dropped connections and slow bodies, in process and under uvicorn, plus the requ
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from mock_cloud.faults_client import (
     FaultsClient,
     drop_after_store,
     error,
+    hold,
     latency,
     rate_limit,
     slow_body,
@@ -316,3 +318,62 @@ def test_async_client_in_process(cloud_app: FastAPI, api: Api, alice: Account) -
             return kinds
 
     assert api.run(drive()) == ["latency", "error"]
+
+
+@IN_TEST_MODE
+def test_expire_session_fault_answers_401_mid_session(api: Api, alice: Account) -> None:
+    _add(api, kind="expire_session", path="/auth/user", nth=2)
+    assert api.get("/auth/user", headers=alice.headers).status_code == 200
+    expired = api.get("/auth/user", headers=alice.headers)
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["message"]
+    login = api.post("/auth/login", headers=basic(alice.email, PASSWORD))  # logging in works
+    assert api.get("/auth/user", headers={TOKEN_HEADER: login.headers[TOKEN_HEADER]}).is_success
+
+
+def test_hold_keeps_a_request_until_the_fault_is_removed(server_app: FastAPI) -> None:
+    """``hold`` (before handling, and with ``afterHandling``): a test sees the request
+    arrive, and nothing is answered until it removes the fault."""
+    server_app.state.cloud.create_user("qa@example.com", PASSWORD)
+    with serve(server_app) as url, FaultsClient(url) as faults, httpx.Client(base_url=url) as http:
+        token = http.post("/auth/login", auth=("qa@example.com", PASSWORD)).headers[TOKEN_HEADER]
+        userid = http.get("/auth/user", headers={TOKEN_HEADER: token}).json()["userid"]
+        for after_handling in (False, True):
+            fault_id = faults.add(
+                hold(after_handling=after_handling, method="POST", path="/v1/users/*/data_sets")
+            )
+            answers: list[int] = []
+            body = {
+                "client": {"name": "org.diahil.test", "version": "1.0.0"},
+                "dataSetType": "normal",
+                "deviceId": f"D-{after_handling}",
+                "deviceManufacturers": ["Acme"],
+                "deviceModel": "M",
+                "deviceSerialNumber": "1",
+                "deviceTags": ["bgm"],
+                "time": "2024-05-01T12:00:00Z",
+                "timeProcessing": "none",
+                "timezone": "UTC",
+                "timezoneOffset": 0,
+            }
+
+            def post(body: dict[str, Any] = body, answers: list[int] = answers) -> None:
+                with httpx.Client(base_url=url, timeout=10) as client:
+                    answers.append(
+                        client.post(
+                            f"/v1/users/{userid}/data_sets",
+                            json=body,
+                            headers={TOKEN_HEADER: token},
+                        ).status_code
+                    )
+
+            thread = threading.Thread(target=post)
+            thread.start()
+            faults.wait_until_held(fault_id)  # with afterHandling: handled by then
+            assert answers == []  # held
+            listed = http.get(f"/v1/users/{userid}/data_sets", headers={TOKEN_HEADER: token})
+            stored = listed.json()["data"]
+            assert any(s.get("deviceId") == f"D-{after_handling}" for s in stored) is after_handling
+            faults.remove(fault_id)
+            thread.join(timeout=5)
+            assert len(answers) == 1 and 200 <= answers[0] < 300

@@ -12,7 +12,12 @@ import pytest
 import respx
 
 from uploader.cloud import CloudClient, RetryPolicy
-from uploader.errors import AuthenticationFailed, CloudUnavailable, UploadRejected
+from uploader.errors import (
+    AuthenticationFailed,
+    CloudUnavailable,
+    DeviceLinkedElsewhere,
+    UploadRejected,
+)
 
 URL = "https://cloud.test"
 LOGIN_OK = httpx.Response(200, json={"userid": "u1"}, headers={"X-Tidepool-Session-Token": "tok-1"})
@@ -218,5 +223,96 @@ def test_retry_policy_backoff_grows_and_respects_the_cap() -> None:
     policy.rng.seed(1)
     assert all(0 <= policy.delay(1) <= 1 for _ in range(50))
     assert all(0 <= policy.delay(10) <= 5 for _ in range(50))
-    assert policy.delay(1, retry_after="30") == 5
+    assert policy.delay(1, retry_after="30") == 30  # the server's word, not the backoff cap
     assert policy.delay(1, retry_after="3") == 3
+
+
+class FakeClock:
+    """Monotonic seconds that move only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@respx.mock
+def test_the_time_budget_gives_up_before_the_tries_run_out() -> None:
+    respx.post(f"{URL}/auth/login").mock(return_value=LOGIN_OK)
+    route = respx.put(f"{URL}/v1/data_sets/s1").mock(return_value=httpx.Response(503))
+    clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    async def go() -> None:
+        policy = RetryPolicy(attempts=100, base_delay_s=4, max_delay_s=4, budget_s=10, clock=clock)
+        policy.rng.seed(3)
+        async with CloudClient(URL, retry=policy, sleep=sleep) as client:
+            await logged_in(client)
+            await client.close_data_set("s1")
+
+    with pytest.raises(
+        CloudUnavailable,
+        match=r"answered 503.*gave up after \d+ tries in [\d.]+ s "
+        r"\(retry budget 10 s\)",
+    ):
+        asyncio.run(go())
+    assert 2 <= route.call_count < 100
+    assert clock.now <= 10
+
+
+@respx.mock
+def test_a_retry_after_beyond_the_budget_is_given_up_at_once() -> None:
+    respx.post(f"{URL}/auth/login").mock(return_value=LOGIN_OK)
+    route = respx.put(f"{URL}/v1/data_sets/s1").mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "600"})
+    )
+    sleeps = Sleeps()
+
+    async def go(client: CloudClient) -> None:
+        await logged_in(client)
+        await client.close_data_set("s1")
+
+    with pytest.raises(CloudUnavailable, match="asked to wait 600 s, more than the retry budget"):
+        run(go, sleeps)
+    assert route.call_count == 1 and sleeps.calls == []
+
+
+@respx.mock
+def test_a_device_linked_elsewhere_is_refused_by_the_check() -> None:
+    respx.post(f"{URL}/auth/login").mock(return_value=LOGIN_OK)
+    route = respx.get(f"{URL}/v1/users/u1/devices/check").mock(
+        return_value=httpx.Response(
+            409, json={"code": 409, "message": "device X serial 1 is linked"}
+        )
+    )
+
+    async def go(client: CloudClient) -> None:
+        await logged_in(client)
+        assert await client.check_device("Acme", " ") is None  # no serial: nothing asked
+        assert route.call_count == 0
+        await client.check_device("Acme", "1")
+
+    with pytest.raises(DeviceLinkedElsewhere, match="another account: device X serial 1") as err:
+        run(go)
+    assert err.value.kept == "Nothing was read from the device and nothing was uploaded."
+    assert route.calls.last.request.url.params["serialNumber"] == "1"
+
+
+@respx.mock
+def test_device_check_answers_when_not_linked() -> None:
+    respx.post(f"{URL}/auth/login").mock(return_value=LOGIN_OK)
+    respx.get(f"{URL}/v1/users/u1/devices/check").mock(
+        side_effect=[
+            httpx.Response(200, json={"linked": "none"}),
+            httpx.Response(404),  # a cloud without device links (the Tidepool API)
+        ]
+    )
+
+    async def go(client: CloudClient) -> list[str | None]:
+        await logged_in(client)
+        return [await client.check_device("Acme", "1"), await client.check_device("Acme", "1")]
+
+    assert run(go) == ["none", None]

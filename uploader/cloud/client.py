@@ -8,8 +8,9 @@ Endpoints used: ``POST /auth/login`` (HTTP Basic; the session token comes back i
 Failures are handled once, here: connection errors, timeouts and 5xx answers are retried
 with backoff (sending a chunk again is safe: the cloud deduplicates by identity); 429 waits
 for ``Retry-After``; a 401 on a logged-in session logs in again once (tokens expire); other
-4xx answers are rejections with the server's message. Every failure becomes a ``CloudError``
-subclass with a message a person can act on.
+4xx answers are rejections with the server's message. A request is given up after the
+policy's tries or its time budget, whichever comes first (``RetryPolicy``). Every failure
+becomes a ``CloudError`` subclass with a message a person can act on.
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ from typing import Any
 
 import httpx
 
-from uploader.cloud.retry import RetryPolicy
+from uploader.cloud.retry import RetryPolicy, parse_retry_after
 from uploader.datamodel import UploadRecord, format_utc
-from uploader.errors import AuthenticationFailed, CloudUnavailable, UploadRejected
+from uploader.errors import (
+    AuthenticationFailed,
+    CloudUnavailable,
+    DeviceLinkedElsewhere,
+    UploadRejected,
+)
 
 SESSION_HEADER = "X-Tidepool-Session-Token"
 MAX_CHUNK = 1000
@@ -65,6 +71,24 @@ def _server_message(response: httpx.Response) -> str:
     return str(body)[:200]
 
 
+def _over_budget(
+    base_url: str,
+    problem: str,
+    attempt: int,
+    elapsed: float,
+    wait: float,
+    budget: float,
+    asked: bool,
+) -> str:
+    tries = f"{attempt} {'try' if attempt == 1 else 'tries'} in {elapsed:.1f} s"
+    if asked:
+        return (
+            f"The cloud at {base_url} {problem} and asked to wait {wait:.0f} s, more than the "
+            f"retry budget of {budget:g} s allows (after {tries})."
+        )
+    return f"The cloud at {base_url} {problem}; gave up after {tries} (retry budget {budget:g} s)."
+
+
 class CloudClient:
     """One user's session with one cloud."""
 
@@ -87,6 +111,11 @@ class CloudClient:
         self._token: str | None = None
         self.user: CloudUser | None = None
 
+    @property
+    def session_token(self) -> str | None:
+        """The current session token (a secret: for redaction, never for printing)."""
+        return self._token
+
     async def __aenter__(self) -> CloudClient:
         return self
 
@@ -99,10 +128,19 @@ class CloudClient:
     # ---- the transport with retries --------------------------------------------------------
 
     async def _request(
-        self, method: str, path: str, *, authenticated: bool = True, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        authenticated: bool = True,
+        accept: frozenset[int] = frozenset(),
+        **kwargs: Any,
     ) -> httpx.Response:
+        """The answer to one request, retried as the policy says; ``accept``: error statuses
+        the caller handles itself (returned, not raised)."""
         relogged = False
         attempt = 0
+        started = self.retry.clock()
         extra_headers = dict(kwargs.pop("headers", None) or {})
         while True:
             attempt += 1
@@ -119,7 +157,7 @@ class CloudClient:
                 response = None
             if response is not None:
                 status = response.status_code
-                if status < 400:
+                if status < 400 or status in accept:
                     return response
                 if status == 401 and authenticated and self._credentials and not relogged:
                     relogged = True
@@ -146,7 +184,21 @@ class CloudClient:
                     f"The cloud at {self.base_url} {problem}, {attempt} times in a row."
                 )
             retry_after = response.headers.get("Retry-After") if response is not None else None
-            await self._sleep(self.retry.delay(attempt, retry_after))
+            wait = self.retry.delay(attempt, retry_after)
+            elapsed = self.retry.clock() - started
+            if not self.retry.within_budget(elapsed, wait):
+                raise CloudUnavailable(
+                    _over_budget(
+                        self.base_url,
+                        problem,
+                        attempt,
+                        elapsed,
+                        wait,
+                        self.retry.budget_s,
+                        parse_retry_after(retry_after) is not None,
+                    )
+                )
+            await self._sleep(wait)
 
     # ---- the API ---------------------------------------------------------------------------
 
@@ -196,6 +248,29 @@ class CloudClient:
 
     async def close_data_set(self, data_set_id: str) -> None:
         await self._request("PUT", f"/v1/data_sets/{data_set_id}", json={"state": "closed"})
+
+    async def check_device(self, manufacturer: str, serial_number: str) -> str | None:
+        """Whether this device's data may go to this account, before anything is read:
+        ``this-account`` or ``none`` (not linked yet); None when the cloud keeps no device
+        links, or for a device without a serial number (nothing to link it by);
+        ``DeviceLinkedElsewhere`` when it belongs to another account."""
+        if not (manufacturer.strip() and serial_number.strip()):
+            return None
+        response = await self._request(
+            "GET",
+            f"/v1/users/{self._user_id()}/devices/check",
+            params={"manufacturer": manufacturer, "serialNumber": serial_number},
+            accept=frozenset({404, 405, 409}),
+        )
+        if response.status_code == 409:
+            raise DeviceLinkedElsewhere(
+                f"The cloud ties this device to another account: {_server_message(response)}.",
+                kept="Nothing was read from the device and nothing was uploaded.",
+            )
+        if response.status_code >= 400:
+            return None  # a cloud without device links (the Tidepool API has none)
+        body = response.json()
+        return str(body.get("linked")) if isinstance(body, dict) else None
 
     async def read_data(
         self,

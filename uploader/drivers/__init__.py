@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from uploader.device_spec import UsbSelector
 from uploader.drivers import contour_usb
 from uploader.drivers.base import Driver
-from uploader.errors import AmbiguousDevice, DeviceAccessDenied, DeviceNotFound
+from uploader.errors import DeviceAccessDenied
 from uploader.transports.usb import UsbBackend, UsbDeviceInfo, find_devices
+from uploader.usb_diagnostics import ambiguous, not_found
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,17 @@ class UsbDriverEntry:
     family: str
     supports: Callable[[int, int], bool]
     factory: Callable[[UsbDeviceInfo, int], Driver]
+    ids: tuple[tuple[int, int, str], ...] = ()
+    """(vendor id, product id, model) of the devices the driver supports, for messages."""
 
 
 USB_DRIVERS: tuple[UsbDriverEntry, ...] = (
-    UsbDriverEntry("Contour USB meters", contour_usb.supports, contour_usb.ContourUsbDriver),
+    UsbDriverEntry(
+        "Contour USB meters",
+        contour_usb.supports,
+        contour_usb.ContourUsbDriver,
+        tuple((contour_usb.VENDOR_ID, pid, name) for pid, name in contour_usb.MODELS.items()),
+    ),
 )
 
 
@@ -50,15 +58,10 @@ def detect_usb(selector: UsbSelector, backend: UsbBackend, timeout_ms: int = 500
         raise DeviceAccessDenied(f"This user may not open the device(s) found: {listed}.")
     if not candidates:
         wanted = "supported device" if selector.vendor_id is None else f"device matching {selector}"
-        families = ", ".join(e.family for e in USB_DRIVERS)
-        raise DeviceNotFound(f"No {wanted} was found on USB (supported: {families}).")
+        families = [e.family for e in USB_DRIVERS]
+        raise not_found(wanted, families, (i for e in USB_DRIVERS for i in e.ids))
     if len(candidates) > 1:
-        listed = "; ".join(
-            f"usb:{c.vendor_id:04x}:{c.product_id:04x}:{c.serial_number or '?'} "
-            f"({c.product or 'unknown'})"
-            for c in candidates
-        )
-        raise AmbiguousDevice(f"{len(candidates)} matching devices are plugged in: {listed}.")
+        raise ambiguous(candidates)
     chosen = candidates[0]
     entry = _entry_for(chosen.vendor_id, chosen.product_id)
     assert entry is not None  # filtered above

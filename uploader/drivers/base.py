@@ -10,6 +10,8 @@ run their I/O in a worker thread) look the same to the session.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import ClassVar
 
 from uploader.progress import Progress
 from uploader.records import DeviceData, DeviceIdentity
@@ -17,6 +19,16 @@ from uploader.records import DeviceData, DeviceIdentity
 
 class Driver(ABC):
     """One device, reached through one transport."""
+
+    compat_family: ClassVar[str] = ""
+    """The driver's family in the compatibility table (``uploader.compat``)."""
+    clock_hint: ClassVar[str] = "This device's clock cannot be set from here: set it on the device."
+    """What to tell a user whose device clock is off when ``set_clock`` cannot fix it."""
+
+    async def set_clock(self, wall_time: datetime) -> bool:
+        """Set the device clock to ``wall_time`` (local, no zone), after ``fetch``; False
+        when the protocol has no way to (then ``clock_hint`` says what to do)."""
+        return False
 
     @abstractmethod
     async def connect(self) -> None:

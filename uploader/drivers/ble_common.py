@@ -17,7 +17,7 @@ from datetime import datetime
 from uploader.errors import DeviceCommunicationError, ProtocolError
 from uploader.progress import Progress
 from uploader.protocols import racp
-from uploader.protocols.ble_time import decode_date_time
+from uploader.protocols.ble_time import decode_date_time, encode_date_time
 from uploader.transports.ble import BleLink, GattError
 
 
@@ -75,6 +75,30 @@ async def read_clock(link: BleLink) -> datetime | None:
             except ValueError as exc:
                 raise ProtocolError(f"The device's clock is unreadable: {exc}.") from None
     return None
+
+
+ADJUST_REASON_MANUAL = 0x01
+"""Current Time's Adjust Reason: manual time update."""
+
+
+async def write_clock(link: BleLink, wall_time: datetime) -> bool:
+    """Set the device clock through Current Time (Exact Time 256 + Adjust Reason) or Date
+    Time; False if it exposes neither. A refused write is a ``DeviceCommunicationError``."""
+    when = wall_time.replace(microsecond=0)
+    if link.has(CURRENT_TIME):
+        uuid = CURRENT_TIME
+        value = encode_date_time(when) + bytes([when.isoweekday(), 0, ADJUST_REASON_MANUAL])
+    elif link.has(DATE_TIME):
+        uuid, value = DATE_TIME, encode_date_time(when)
+    else:
+        return False
+    try:
+        await link.write(uuid, value)
+    except GattError as error:
+        raise DeviceCommunicationError(
+            f"The device refused to set its clock (ATT error 0x{error.att_code:02x})."
+        ) from None
+    return True
 
 
 BUSY_CODES = frozenset({0x80, 0xFE})

@@ -36,6 +36,13 @@ class CgmsDriver(Driver):
     """A CGMS sensor found by a Bluetooth scan (see the module docstring)."""
 
     service = cgms.SERVICE
+    compat_family = "cgms"
+    clock_hint = (
+        "A CGM's time is set through its session start time, and setting it would move every "
+        "reading of the current session (those already uploaded would be stored twice, at "
+        "old and new times), so the uploader does not: set the time in the sensor's app "
+        "before its next session starts."
+    )
 
     def __init__(
         self,

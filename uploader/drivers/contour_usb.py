@@ -55,6 +55,12 @@ def supports(vendor_id: int, product_id: int) -> bool:
 class ContourUsbDriver(Driver):
     """A Contour meter found on USB (see the module docstring for what is supported)."""
 
+    compat_family = "contour-usb"
+    clock_hint = (
+        "Contour meters have no command to set their clock over USB: set it on the meter "
+        "(its setup menu, Date and Time)."
+    )
+
     def __init__(self, device: UsbDeviceInfo, timeout_ms: int = 5000) -> None:
         if not supports(device.vendor_id, device.product_id):
             raise ValueError(

@@ -11,14 +11,17 @@ Supported features:
       "greater than or equal"), the whole memory on the first upload; records may arrive in
       any order (some meters report newest first);
     - LO/HI (status bits "lower/higher than the device can process"), control solution
-      (type or location "control solution": counted, not uploaded).
+      (type or location "control solution": counted, not uploaded);
+    - setting the meter's clock (``--set-clock``): Current Time, or Date Time, written on
+      the paired link.
 
-Not supported: meal and other context (no Tidepool field yet); setting the meter's clock;
-sequence numbers that wrap past 65535 (the cursor restarts from the whole memory).
+Not supported: meal and other context (no Tidepool field yet); sequence numbers that wrap
+past 65535 (the cursor restarts from the whole memory).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from uploader.drivers.base import Driver
@@ -28,6 +31,7 @@ from uploader.drivers.ble_common import (
     racp_transfer,
     read_clock,
     read_device_information,
+    write_clock,
 )
 from uploader.errors import DeviceCommunicationError, ProtocolError
 from uploader.pairing import PasskeyProvider
@@ -41,6 +45,7 @@ class GlsDriver(Driver):
     """A GLS meter found by a Bluetooth scan (see the module docstring)."""
 
     service = gls.SERVICE
+    compat_family = "gls"
 
     def __init__(
         self,
@@ -150,6 +155,10 @@ class GlsDriver(Driver):
         request = racp.request(racp.OpCode.REPORT_RECORDS, racp.Operator.LAST)
         await racp_transfer(link, gls.RACP, request, on_record, NoProgress(), None, self.timeout_s)
         return max(newest, default=None)
+
+    async def set_clock(self, wall_time: datetime) -> bool:
+        link = self._require()
+        return await write_clock(link, wall_time)
 
     async def disconnect(self) -> None:
         link, self._link = self._link, None

@@ -26,7 +26,7 @@ def _in_units(value_mg_dl: float, units: str) -> float:
 
 
 def smbg_from_reading(reading: BgReading, identity: DeviceIdentity, times: TimeProcessor) -> Smbg:
-    when = times.fields(reading.device_time)
+    when = times.fields(reading.device_time, reading.index)
     value: float = reading.value
     annotations = None
     if reading.out_of_range is not None:

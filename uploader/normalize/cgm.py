@@ -24,7 +24,7 @@ SAMPLE_INTERVAL_MS = 5 * 60 * 1000
 
 def sensor_time(reading: CgmReading, fallback: TimeProcessor) -> TimeFields:
     if reading.utc_offset_minutes is None:
-        return fallback.fields(reading.device_time)
+        return fallback.fields(reading.device_time, reading.index)
     utc = reading.device_time - timedelta(minutes=reading.utc_offset_minutes)
     return TimeFields(time=utc.replace(tzinfo=UTC), timezone_offset=reading.utc_offset_minutes)
 

@@ -56,11 +56,17 @@ class GattError(DeviceCommunicationError):
         self.att_code = att_code
 
 
+GattCapture = Callable[[str, str, bytes | None], None]
+"""Told each GATT operation (``read``, ``write``, ``notify``), its characteristic and bytes."""
+
+
 class BleStack:
-    """Which stack bleak uses; ``close`` releases it."""
+    """Which stack bleak uses; ``close`` releases it. ``capture``, if set, is told every GATT
+    operation of the links opened through it (support bundles)."""
 
     def __init__(self, central: BumbleCentral | None = None) -> None:
         self.central = central
+        self.capture: GattCapture | None = None
 
     @classmethod
     def open(cls, transport: str | HciEndpoint | None, keystore_path: Path | None) -> BleStack:
@@ -174,9 +180,10 @@ def translate(error: BaseException, doing: str) -> UploaderError:
 class BleLink:
     """A connected (and, if needed, paired) device, with notifications as queues."""
 
-    def __init__(self, client: BleakClient, label: str) -> None:
+    def __init__(self, client: BleakClient, label: str, capture: GattCapture | None = None) -> None:
         self.client = client
         self.label = label
+        self.capture = capture
         self.disconnected = asyncio.Event()
         self._events: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
 
@@ -223,7 +230,7 @@ class BleLink:
         finally:
             if agent is not None:
                 await agent.close()
-        link = cls(client, label)
+        link = cls(client, label, stack.capture)
         return link
 
     def has(self, uuid: str) -> bool:
@@ -231,11 +238,16 @@ class BleLink:
 
     async def read(self, uuid: str) -> bytes:
         try:
-            return bytes(await self.client.read_gatt_char(uuid))
+            value = bytes(await self.client.read_gatt_char(uuid))
         except Exception as exc:
             raise translate(exc, f"reading {_short(uuid)}") from exc
+        if self.capture is not None:
+            self.capture("read", uuid, value)
+        return value
 
     async def write(self, uuid: str, data: bytes, response: bool = True) -> None:
+        if self.capture is not None:
+            self.capture("write", uuid, bytes(data))
         try:
             await self.client.write_gatt_char(uuid, data, response=response)
         except Exception as exc:
@@ -244,10 +256,15 @@ class BleLink:
     async def subscribe(self, uuid: str) -> None:
         """Deliver ``uuid``'s notifications/indications to ``next_event``, in arrival order."""
         events = self._events
+        capture = self.capture
+
+        def notified(_characteristic: Any, data: bytearray) -> None:
+            if capture is not None:
+                capture("notify", uuid, bytes(data))
+            events.put_nowait((uuid, bytes(data)))
+
         try:
-            await self.client.start_notify(
-                uuid, lambda _c, data: events.put_nowait((uuid, bytes(data)))
-            )
+            await self.client.start_notify(uuid, notified)
         except Exception as exc:
             raise translate(exc, f"subscribing to {_short(uuid)}") from exc
 

@@ -27,6 +27,7 @@ from uploader.errors import (
     UploaderError,
     UsbUnavailable,
 )
+from uploader.usb_diagnostics import busy
 
 UsbBackend = Any
 """A pyusb backend (``usb.backend.IBackend``)."""
@@ -157,6 +158,8 @@ class UsbTransport:
             self._ep_out = self._endpoint(intf, usb.util.ENDPOINT_OUT)
         except usb.core.USBError as exc:
             self.close()  # give the interface back to the kernel driver
+            if exc.errno == errno.EBUSY:  # name the program that holds it, if we can
+                raise busy(info, "opening the device") from exc
             raise translate(exc, "opening the device") from exc
         except UploaderError:
             self.close()
