@@ -9,6 +9,8 @@ diahil devices                   supported models and minimum firmware (uploader
 diahil account add|list|use|...  cloud accounts, passwords in the OS keyring (uploader.cli_accounts)
 diahil cloud serve|add-user      the mock cloud (mock_cloud.cli)
 diahil emulate gls-meter|cgm|ids-pump  an emulated Bluetooth device as a process (emulator.cli)
+diahil replay CAPTURE            a recorded device answers the real uploader again (hil.replay_cli)
+diahil reproduce BUNDLE.zip      a support bundle's upload run again on its device (hil.reproduce)
 """
 
 from __future__ import annotations
@@ -61,11 +63,16 @@ def build_app(*, uploader_only: bool = False) -> typer.Typer:
     if uploader_only:
         return built
     from emulator.cli import app as emulate_app
+    from hil.replay_cli import replay_command
     from mock_cloud.cli import app as cloud_app
 
     built.add_typer(cloud_app, name="cloud", help="Run and administer the mock cloud.")
     built.add_typer(emulate_app, name="emulate", help="Run an emulated device as a process.")
     built.command("demo")(demo)
+    built.command("replay")(replay_command)
+    from hil.reproduce_cli import reproduce_command
+
+    built.command("reproduce")(reproduce_command)
     return built
 
 

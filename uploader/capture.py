@@ -9,7 +9,11 @@ Bluetooth: ``ExchangeCapture.ble`` is handed to the GATT link (``uploader.transp
 which reports every ATT read, write and notification through it.
 
 Entries are JSON objects (one line each in ``capture.jsonl``); the capture stops recording
-after ``limit`` entries and says so, so a runaway exchange cannot fill a disk.
+after ``limit`` entries and says so, so a runaway exchange cannot fill a disk. USB transfers
+are also kept as URBs (``ExchangeCapture.urbs``) for a usbmon pcap/pcapng file
+(``uploader.capture_usb``); the first time a device is opened its device and configuration
+descriptors are read (standard GET_DESCRIPTOR requests, which a capture started before
+plugging in would show from enumeration), so the file says which device it recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import usb.core
 
+from uploader.capture_usb import TransferType, UrbRecorder, setup_packet
 from uploader.transports.usb import UsbBackend
 
 DEFAULT_LIMIT = 200_000
@@ -37,6 +42,8 @@ class ExchangeCapture:
     entries: list[dict[str, Any]] = field(default_factory=list)
     dropped: int = 0
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    urbs: UrbRecorder = field(default_factory=UrbRecorder)
+    """The USB transfers as URBs, for a usbmon capture file."""
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,6 +73,9 @@ class ExchangeCapture:
         return "".join(line + "\n" for line in lines)
 
 
+_TYPES = {"intr": TransferType.INTERRUPT, "bulk": TransferType.BULK}
+
+
 def _error(exc: usb.core.USBError) -> str:
     return f"{type(exc).__name__}: errno {exc.errno} ({exc.strerror})"
 
@@ -80,27 +90,100 @@ class CapturingUsbBackend:
     def __getattr__(self, name: str) -> Any:  # descriptors, handles, claims: unchanged
         return getattr(self._inner, name)
 
+    def open_device(self, dev: Any) -> Any:
+        handle = self._inner.open_device(dev)
+        descriptor = self._inner.get_device_descriptor(dev)
+        if self._capture.urbs.opened(handle, descriptor.bus, descriptor.address):
+            self._read_descriptors(handle)
+        return handle
+
+    def _standard(
+        self, handle: Any, setup: tuple[int, int, int, int], call: Any, *args: Any
+    ) -> Any:
+        """A standard request pyusb makes through a backend method of its own
+        (SET_CONFIGURATION...): recorded as the control transfer it is on the cable."""
+        request_type, request, value, index = setup
+        urb = self._capture.urbs.begin(
+            handle,
+            TransferType.CONTROL,
+            request_type & 0x80,
+            setup=setup_packet(
+                request_type, request, value, index, 1 if request_type & 0x80 else 0
+            ),
+            requested=1 if request_type & 0x80 else 0,
+        )
+        try:
+            answer = call(handle, *args)
+        except usb.core.USBError as exc:
+            self._capture.urbs.end(urb, error_errno=exc.errno or 0)
+            raise
+        self._capture.urbs.end(urb, in_data=bytes([answer & 0xFF]) if request == 0x08 else b"")
+        return answer
+
+    def set_configuration(self, dev_handle: Any, config_value: int) -> None:
+        self._standard(
+            dev_handle, (0x00, 0x09, config_value, 0), self._inner.set_configuration, config_value
+        )
+
+    def get_configuration(self, dev_handle: Any) -> int:
+        return int(self._standard(dev_handle, (0x80, 0x08, 0, 0), self._inner.get_configuration))
+
+    def set_interface_altsetting(self, dev_handle: Any, intf: int, altsetting: int) -> None:
+        self._standard(
+            dev_handle,
+            (0x01, 0x0B, altsetting, intf),
+            self._inner.set_interface_altsetting,
+            intf,
+            altsetting,
+        )
+
+    def clear_halt(self, dev_handle: Any, ep: int) -> None:
+        self._standard(dev_handle, (0x02, 0x01, 0, ep), self._inner.clear_halt, ep)
+
+    def _read_descriptors(self, handle: Any) -> None:
+        """GET_DESCRIPTOR device, then configuration 0 (header, then whole): recorded like
+        any transfer; a device that refuses changes nothing for the upload."""
+        try:
+            self.ctrl_transfer(handle, 0x80, 0x06, 0x0100, 0, array.array("B", bytes(18)), 1000)
+            header = array.array("B", bytes(9))
+            if self.ctrl_transfer(handle, 0x80, 0x06, 0x0200, 0, header, 1000) >= 4:
+                total = header[2] | header[3] << 8
+                whole = array.array("B", bytes(total))
+                self.ctrl_transfer(handle, 0x80, 0x06, 0x0200, 0, whole, 1000)
+        except (usb.core.USBError, NotImplementedError):
+            pass
+
     def _out(
         self, kind: str, dev_handle: Any, ep: int, intf: int, data: array.array[int], timeout: int
     ) -> int:
         payload = bytes(data)
+        urb = self._capture.urbs.begin(
+            dev_handle, _TYPES[kind], ep & 0x7F, out_data=payload, requested=len(payload)
+        )
         try:
             sent = int(getattr(self._inner, f"{kind}_write")(dev_handle, ep, intf, data, timeout))
         except usb.core.USBError as exc:
+            self._capture.urbs.end(urb, error_errno=exc.errno or 0)
             self._capture.record(link="usb", dir="out", kind=kind, ep=ep, error=_error(exc))
             raise
+        self._capture.urbs.end(urb)
         self._capture.record(link="usb", dir="out", kind=kind, ep=ep, hex=payload.hex())
         return sent
 
     def _in(
         self, kind: str, dev_handle: Any, ep: int, intf: int, buff: array.array[int], timeout: int
     ) -> int:
+        urb = self._capture.urbs.begin(
+            dev_handle, _TYPES[kind], ep | 0x80, requested=len(buff) * buff.itemsize
+        )
         try:
             size = int(getattr(self._inner, f"{kind}_read")(dev_handle, ep, intf, buff, timeout))
         except usb.core.USBError as exc:
+            self._capture.urbs.end(urb, error_errno=exc.errno or 0)
             self._capture.record(link="usb", dir="in", kind=kind, ep=ep, error=_error(exc))
             raise
         data = bytes(buff)[: size * buff.itemsize]
+        self._capture.urbs.end(urb, in_data=data)
         self._capture.record(link="usb", dir="in", kind=kind, ep=ep, hex=data.hex())
         return size
 
@@ -136,6 +219,15 @@ class CapturingUsbBackend:
     ) -> int:
         setup = {"request_type": bmRequestType, "request": bRequest, "value": wValue}
         outgoing = bytes(data) if not bmRequestType & 0x80 else b""
+        length = len(data) * data.itemsize
+        urb = self._capture.urbs.begin(
+            dev_handle,
+            TransferType.CONTROL,
+            bmRequestType & 0x80,
+            setup=setup_packet(bmRequestType, bRequest, wValue, wIndex, length),
+            out_data=outgoing,
+            requested=length,
+        )
         try:
             size = int(
                 self._inner.ctrl_transfer(
@@ -143,8 +235,10 @@ class CapturingUsbBackend:
                 )
             )
         except usb.core.USBError as exc:
+            self._capture.urbs.end(urb, error_errno=exc.errno or 0)
             self._capture.record(link="usb", kind="ctrl", index=wIndex, **setup, error=_error(exc))
             raise
         payload = bytes(data)[: size * data.itemsize] if bmRequestType & 0x80 else outgoing
+        self._capture.urbs.end(urb, in_data=payload)
         self._capture.record(link="usb", kind="ctrl", index=wIndex, **setup, hex=payload.hex())
         return size

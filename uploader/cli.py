@@ -11,8 +11,10 @@ Credentials come from ``--cloud``/``--email``/``--password`` (or ``DIAHIL_CLOUD`
 ``diahil account``; its password from the OS keyring: ``uploader.accounts``).
 Progress goes to stderr, the summary to stdout (one JSON object with ``--json``, with the
 steps and the exit code). ``--support-bundle FILE.zip`` writes a zip for support after the
-run, good or failed (``uploader.support_bundle``; ``--capture`` adds the raw exchange with
-the device). Exit codes: docs/exit-codes.md.
+run, good or failed (``uploader.support_bundle``). ``--capture FILE`` records the exchange
+with the device in a capture file (USB: usbmon ``.pcap``/``.pcapng``; Bluetooth: ``.btsnoop``/
+``.pcapng``; ``uploader.capture_file``), which the bundle then holds too. Exit codes:
+docs/exit-codes.md.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rich.table import Table
 
 from uploader.accounts import resolve as resolve_credentials
 from uploader.capture import ExchangeCapture
+from uploader.capture_file import CaptureSession
 from uploader.cloud import RetryPolicy
 from uploader.console_output import RichProgress, print_summary, report_error
 from uploader.errors import ExitCode, InternalError, UploaderError, UsageError
@@ -77,6 +80,20 @@ CaptureOption = Annotated[
     bool,
     typer.Option("--capture", help="Put the raw exchange with the device in the support bundle"),
 ]
+CaptureFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--capture",
+        help="Record the exchange with the device to FILE (USB: .pcap/.pcapng, usbmon; "
+        "Bluetooth: .btsnoop/.pcapng); the support bundle holds it too",
+    ),
+]
+CaptureFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--capture-format", help="pcap, pcapng or btsnoop (default: from FILE's extension)"
+    ),
+]
 
 
 def _fail(message: str, as_json: bool, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
@@ -101,15 +118,20 @@ def execute(
     as_json: bool,
     debug: bool = False,
     support_bundle: Path | None = None,
-    capture: bool = False,
+    capture: Path | None = None,
+    capture_format: str | None = None,
 ) -> int:
-    """Run one upload with console output (and a support bundle); returns the exit code."""
+    """Run one upload with console output (a capture file, a support bundle); returns the
+    exit code."""
     console = Console()
     progress = None
-    exchange = ExchangeCapture() if capture else None
-    if exchange is not None:
-        options.usb_wrap = exchange.usb_wrap
-        options.ble_capture = exchange.ble
+    recording: CaptureSession | None = None
+    if capture is not None:
+        try:
+            recording = CaptureSession.start(options, capture, capture_format)
+        except UsageError as error:
+            return _fail(error.user_message(), as_json).exit_code
+    exchange = recording.exchange if recording is not None else None
     if not as_json:
         progress = RichProgress(Console(stderr=True))
         options.progress = progress
@@ -119,20 +141,23 @@ def execute(
         Console(stderr=True).print(
             "Interrupted. Nothing unverified was recorded; run again to finish."
         )
+        _write_capture(recording)  # what was exchanged until Ctrl-C
         return 130
     except Exception as error:  # every failure ends as one clear message and an exit code
         if progress:
             progress.stop()
         failure = error if isinstance(error, UploaderError) else InternalError.wrap(error)
+        files = _write_capture(recording)
         if support_bundle is not None:
-            _write_bundle(support_bundle, options, exchange, error=failure)
+            _write_bundle(support_bundle, options, exchange, error=failure, files=files)
         steps = {"steps": options.run_log.steps_json()}
         return report_error(error, as_json, debug, extra=steps)
     finally:
         if progress:
             progress.stop()
+    files = _write_capture(recording)
     if support_bundle is not None:
-        _write_bundle(support_bundle, options, exchange, result=result)
+        _write_bundle(support_bundle, options, exchange, result=result, files=files)
     if as_json:
         body = {**result.as_dict(), "steps": options.run_log.steps_json(), "exit_code": 0}
         print(json.dumps(body, indent=2))
@@ -141,19 +166,40 @@ def execute(
     return int(ExitCode.OK)
 
 
+def _write_capture(recording: CaptureSession | None) -> list[Path]:
+    """Write the capture file of ``--capture FILE``; a failure is a warning."""
+    if recording is None or recording.path is None:
+        return []
+    stderr = Console(stderr=True)
+    try:
+        written = recording.write()
+    except OSError as problem:
+        stderr.print(
+            f"[yellow]warning:[/yellow] the capture {escape(str(recording.path))} could not be "
+            f"written ({escape(str(problem))})."
+        )
+        return []
+    for path in written:
+        stderr.print(f"Capture written to {escape(str(path))}", highlight=False)
+    if not written:
+        stderr.print("No capture written: nothing was exchanged with a device.")
+    return written
+
+
 def _write_bundle(
     path: Path,
     options: UploadOptions,
     exchange: ExchangeCapture | None,
     result: UploadResult | None = None,
     error: UploaderError | None = None,
+    files: list[Path] | None = None,
 ) -> None:
     """Write the support bundle; a failure to write it is a warning, not the run's outcome."""
     stderr = Console(stderr=True)
     try:
         write_bundle(
             path, options=options, log=options.run_log, result=result, error=error,
-            capture=exchange,
+            capture=exchange, capture_files=files or [],
         )  # fmt: skip
     except UploaderError as problem:
         stderr.print(f"[yellow]warning:[/yellow] {escape(problem.user_message())}")
@@ -218,7 +264,8 @@ def upload_command(
         bool, typer.Option("--debug", help="Show tracebacks of internal errors")
     ] = False,
     support_bundle: SupportBundleOption = None,
-    capture: CaptureOption = False,
+    capture: CaptureFileOption = None,
+    capture_format: CaptureFormatOption = None,
 ) -> None:
     """Read a device, upload its new data to the cloud, and verify it arrived."""
     if not timezone:
@@ -249,7 +296,9 @@ def upload_command(
         clock_warning=timedelta(minutes=clock_warning_minutes),
         set_clock=set_clock,
     )
-    raise typer.Exit(execute(options, as_json, debug, support_bundle, capture))
+    raise typer.Exit(
+        execute(options, as_json, debug, support_bundle, capture, capture_format=capture_format)
+    )
 
 
 async def _scan(transport: str | None, timeout_s: float) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bumble.snoop import Snooper
+
 from uploader.device_spec import BleSelector, DeviceSelector, UsbSelector
 from uploader.drivers import detect_usb
 from uploader.drivers.base import Driver
@@ -48,6 +50,8 @@ class DetectOptions:
     """Wraps the chosen pyusb backend (a support bundle's capture of the USB exchange)."""
     ble_capture: GattCapture | None = None
     """Told every GATT read, write and notification (a support bundle's capture)."""
+    ble_snooper: Snooper | None = None
+    """Handed every HCI packet on the Bumble central (``--capture FILE``); the OS stack has none."""
 
 
 async def detect(
@@ -62,6 +66,8 @@ async def detect(
         return driver, None
     stack = BleStack.open(options.ble_transport, options.ble_keystore)
     stack.capture = options.ble_capture
+    if stack.central is not None:
+        stack.central.snooper = options.ble_snooper
     try:
         target = await find_ble(selector, stack, options.ble_scan_timeout_s)
     except BaseException:

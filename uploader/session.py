@@ -28,6 +28,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+from bumble.snoop import Snooper
 
 from uploader import compat, latest_day
 from uploader.clock_check import DEFAULT_THRESHOLD as DEFAULT_CLOCK_THRESHOLD
@@ -107,6 +108,8 @@ class UploadOptions:
     """Wraps the pyusb backend once it is chosen (a support bundle's capture of the exchange)."""
     ble_capture: GattCapture | None = None
     """Told every GATT read, write and notification (a support bundle's capture)."""
+    ble_snooper: Snooper | None = None
+    """Handed every HCI packet of the Bumble central (``uploader.ble_capture``)."""
 
 
 @dataclass
@@ -272,6 +275,7 @@ async def _upload(
             passkey=_remembered(options.passkey, steps.log),
             usb_wrap=options.usb_wrap,
             ble_capture=options.ble_capture,
+            ble_snooper=options.ble_snooper,
         )
         with steps(Step.DETECT, kept="Nothing was read or uploaded."):
             driver, stack = await detect(selector, detect_options)

@@ -11,8 +11,9 @@ A zip with, for one upload (successful or not):
 - ``settings.json``: the options of the run, secrets redacted;
 - ``sync-state.json``: this account's and device's cursor, count of verified records and
   recent runs, from the state database;
-- ``capture.jsonl`` (with ``--capture``): the raw exchange with the device
-  (``uploader.capture``).
+- ``capture.jsonl`` (with ``--capture FILE``): the raw exchange with the device
+  (``uploader.capture``), and the capture file itself (``capture/FILE``: usbmon pcap/pcapng,
+  btsnoop...), as written, for Wireshark and ``diahil replay``.
 
 Secrets never reach the zip: the password, session tokens and passkeys the run used are
 registered in its log and every file's text is scrubbed of them; fields named like secrets
@@ -192,8 +193,15 @@ def readme(
     capture_line = (
         "capture.jsonl    the raw exchange with the device, in order, with times (s)"
         if captured
-        else "(no capture.jsonl: run with --capture to record the raw exchange with the device)"
+        else "(no capture.jsonl: run with --capture FILE to record the exchange with the device)"
     )
+    if captured:
+        capture_line += (
+            "\n  capture/         the capture file (usbmon .pcap/.pcapng for USB, HCI .btsnoop/"
+            "\n                   .pcapng for Bluetooth: open it in Wireshark, or replay it"
+            "\n                   with `diahil replay capture/FILE`; a .gatt.jsonl is a"
+            "\n                   Bluetooth GATT log, for reading only)"
+        )
     return f"""diahil support bundle
 =====================
 
@@ -217,9 +225,10 @@ Reproducing the run
        {command}
      with the password in DIAHIL_PASSWORD. The state database named in sync-state.json
      decides what is sent again; a copy of it is not in the bundle (ask for it if needed).
-  2. Without the user's device: emulate one with the same model, serial number and clock
-     (device.json) and history shape (docs/support.md, "Reproducing a field failure"),
-     and add the fault the log shows (for example the step and error in outcome.json).
+  2. Without the user's device: `diahil reproduce THIS-BUNDLE.zip` rebuilds it (the capture
+     replayed, or the model, serial, firmware and clock of device.json), runs the same
+     upload against a fresh mock cloud and says whether it ends the same way
+     (docs/support.md, "Reproducing a support bundle").
   3. capture.jsonl, when present, shows byte for byte what the device answered, for
      comparing with the emulator's exchange.
 """
@@ -234,6 +243,7 @@ def write_bundle(
     error: UploaderError | None = None,
     capture: ExchangeCapture | None = None,
     extra: dict[str, Any] | None = None,
+    capture_files: list[Path] | None = None,
 ) -> Path:
     """Write the bundle of one run to ``path`` (atomically); ``BundleError`` if it cannot."""
     made_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -269,6 +279,8 @@ def write_bundle(
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
             for name, text in files.items():
                 bundle.writestr(name, scrub(text, secrets))
+            for capture_file in capture_files or []:  # device traffic: binary, no secrets
+                bundle.write(capture_file, f"capture/{capture_file.name}")
         temporary.replace(path)
     except OSError as exc:
         with contextlib.suppress(OSError):

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from emulator.faults import UnplugAfterBytes
+from emulator.replay.usb_capture import read_usb_capture
 from hil.cloud import Account, InProcessCloud
 from hil.devices import EmulatedBleDevice, EmulatedUsbMeter
 from hil.harness import UploadHarness
@@ -44,7 +45,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
 def bundle_files(path: Path) -> dict[str, str]:
     with zipfile.ZipFile(path) as bundle:
-        return {name: bundle.read(name).decode() for name in bundle.namelist()}
+        # capture files are binary: decoded leniently, still searched for secrets
+        return {name: bundle.read(name).decode(errors="replace") for name in bundle.namelist()}
 
 
 def assert_no_secrets(files: dict[str, str], secrets: set[str]) -> None:
@@ -63,7 +65,10 @@ def options_with_recording(
 
 
 def run(
-    options: UploadOptions, bundle: Path, capture: bool, capsys: pytest.CaptureFixture[str]
+    options: UploadOptions,
+    bundle: Path,
+    capture: Path | None,
+    capsys: pytest.CaptureFixture[str],
 ) -> tuple[int, dict[str, Any]]:
     code = execute(options, as_json=True, support_bundle=bundle, capture=capture)
     return code, json.loads(capsys.readouterr().out)
@@ -80,11 +85,15 @@ def test_bundle_after_a_successful_upload_is_complete_and_has_no_secrets(
     seen: set[str] = set()
     path = tmp_path / "out" / "bundle.zip"
     options = options_with_recording(uploader, mock_cloud, contour_meter.device_spec, seen)
-    code, output = run(options, path, True, capsys)
+    pcapng = tmp_path / "meter.pcapng"
+    code, output = run(options, path, pcapng, capsys)
     assert code == 0 and output["status"] == "uploaded"
 
     files = bundle_files(path)
-    assert set(files) == {*BUNDLE_FILES, "capture.jsonl"}
+    assert set(files) == {*BUNDLE_FILES, "capture.jsonl", "capture/meter.pcapng"}
+    with zipfile.ZipFile(path) as bundle:  # the capture file, as written beside the bundle
+        assert bundle.read("capture/meter.pcapng") == pcapng.read_bytes()
+    assert pcapng.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # a pcapng section header
     log = [json.loads(line) for line in files["log.jsonl"].splitlines()]
     finished = [e["step"] for e in log if e["event"] == "step-finished"]
     assert finished[:5] == ["login", "detect", "connect", "identify", "fetch"]
@@ -128,7 +137,7 @@ def test_bundle_after_a_wrong_password(
     wrong = "not-the-password-4711"
     path = tmp_path / "bundle.zip"
     options = options_with_recording(uploader, mock_cloud, "usb", seen, password=wrong)
-    code, output = run(options, path, False, capsys)
+    code, output = run(options, path, None, capsys)
     assert code == 5 and output["error"] == "AuthenticationFailed" and output["step"] == "login"
     assert [s["step"] for s in output["steps"]] == ["login"]
 
@@ -158,11 +167,14 @@ def test_bundle_after_the_meter_was_unplugged_mid_transfer(
     seen: set[str] = set()
     path = tmp_path / "bundle.zip"
     options = options_with_recording(uploader, mock_cloud, "usb", seen)
-    code, output = run(options, path, True, capsys)
+    pcap = tmp_path / "unplugged.pcap"
+    code, output = run(options, path, pcap, capsys)
     assert code == 4 and output["error"] == "DeviceDisconnected" and output["step"] == "fetch"
 
     files = bundle_files(path)
-    assert set(files) == {*BUNDLE_FILES, "capture.jsonl"}
+    assert set(files) == {*BUNDLE_FILES, "capture.jsonl", "capture/unplugged.pcap"}
+    last = read_usb_capture(pcap).transfers[-1]  # the capture file ends where the cable went
+    assert last.status == -19 and last.transfer_type == 1  # -ENODEV, an interrupt transfer
     device = json.loads(files["device.json"])
     assert device["identified"] and device["serial_number"] == contour_meter.model.serial_number
     log = [json.loads(line) for line in files["log.jsonl"].splitlines()]

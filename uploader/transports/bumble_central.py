@@ -22,6 +22,7 @@ from bumble import hci
 from bumble.device import Connection, Device
 from bumble.keys import JsonKeyStore, KeyStore, MemoryKeyStore
 from bumble.pairing import PairingConfig, PairingDelegate
+from bumble.snoop import Snooper
 from bumble.transport import open_transport
 
 HciEndpoint = tuple[Any, Any]
@@ -80,6 +81,8 @@ class BumbleCentral:
         self.passkey_provider: PasskeyProvider | None = None
         self.passkey_error: Exception | None = None
         self.peer_label = "the device"
+        self.snooper: Snooper | None = None
+        """Handed every HCI packet both ways (``--capture``); set before first use."""
 
     @property
     def description(self) -> str:
@@ -97,6 +100,7 @@ class BumbleCentral:
                 device = Device.with_hci(
                     "diahil uploader", hci.Address(self._address), source, sink
                 )
+                device.host.snooper = self.snooper
                 device.keystore = self._keystore()
                 device.pairing_config_factory = self._pairing_config
                 await device.power_on()

@@ -182,6 +182,12 @@ class UsbTransport:
             return bool(self._dev.is_kernel_driver_active(self._interface))
         except NotImplementedError:  # Windows and macOS backends: no kernel drivers to detach
             return False
+        except usb.core.USBError as exc:
+            if exc.errno is not None:  # ENODEV, EACCES...: the device's own answer
+                raise
+            # LIBUSB_ERROR_OTHER: the system cannot say (an emulated usbfs, umockdev). Claim
+            # anyway: a driver that does hold the interface makes the claim fail with EBUSY.
+            return False
 
     @staticmethod
     def _endpoint(intf: Any, direction: int) -> Any:

@@ -1,0 +1,136 @@
+"""``diahil replay CAPTURE`` for Bluetooth LE captures (btsnoop, pcapng of HCI packets).
+
+The recorded device answers the real uploader again (``hil.replay_ble``), on an emulated
+radio, with a new, empty mock cloud in this process. Printed: the upload's summary or
+error as ``diahil upload`` prints it, and how the replay went: every recorded request
+answered, or the first divergence (request number, attribute, byte, expected and got;
+exit code 10). Exit 2 when the file cannot be replayed. With ``--hci MONIKER`` the replayed
+device is served for an uploader in another process instead (``emulator.replay.ble_serve``).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from emulator.replay import ble_serve
+from emulator.replay.hci_capture import CaptureError, is_hci_capture
+from hil.cloud import InProcessCloud
+from hil.harness import UploadHarness
+from hil.replay_ble import BleReplayOutcome, replay_ble
+from hil.replay_usb import REPLAY_DIVERGED
+from uploader.ble_capture import GATT_SIDECAR_SUFFIX
+from uploader.console_output import RichProgress, print_summary, report_error
+from uploader.errors import ExitCode
+
+
+def _facts(outcome: BleReplayOutcome, capture: Path) -> dict[str, Any]:
+    replay = outcome.replay
+    return {
+        "capture": str(capture),
+        "source": "bluetooth-hci",
+        "recorded_device": replay.address,
+        "requests": replay.served,
+        "recorded_requests": replay.total,
+        "complete": replay.complete,
+        "report": replay.report(),
+    }
+
+
+def report(outcome: BleReplayOutcome, capture: Path, as_json: bool) -> int:
+    """Print how the replay ended; the exit code."""
+    replayed = _facts(outcome, capture)
+    divergence = outcome.replay.divergence
+    if divergence is not None:
+        if as_json:
+            print(json.dumps({
+                "status": "diverged", "replay": replayed, "message": divergence.message,
+                "request_number": divergence.request, "attribute": divergence.attribute,
+                "byte_offset": divergence.offset, "expected": divergence.expected,
+                "got": divergence.got, "exit_code": REPLAY_DIVERGED,
+            }, indent=2))  # fmt: skip
+        else:
+            Console(stderr=True).print(
+                f"[bold red]Replay diverged[/bold red]\n{escape(outcome.replay.report())}"
+            )
+        return REPLAY_DIVERGED
+    if outcome.error is not None:
+        return report_error(outcome.error, as_json, debug=False, extra={"replay": replayed})
+    assert outcome.result is not None
+    if as_json:
+        print(
+            json.dumps({**outcome.result.as_dict(), "replay": replayed, "exit_code": 0}, indent=2)
+        )
+    else:
+        print_summary(outcome.result, Console())
+        Console().print(escape(outcome.replay.report()))
+    return 0
+
+
+def _cannot(message: str, as_json: bool) -> int:
+    if as_json:
+        body = {"status": "error", "error": "ReplayError", "message": message}
+        print(json.dumps({**body, "exit_code": int(ExitCode.USAGE)}))
+    else:
+        Console(stderr=True).print(f"[bold red]Cannot replay[/bold red] {escape(message)}")
+    return int(ExitCode.USAGE)
+
+
+def replay_bluetooth(
+    capture: Path, timezone: str, passkey: str, hci: str | None, as_json: bool
+) -> int | None:
+    """``diahil replay`` of a Bluetooth capture: the exit code; None if ``capture`` is not
+    one (and no Bluetooth-only option was given), for the USB replay to take."""
+    if capture.name.endswith(GATT_SIDECAR_SUFFIX):
+        return _cannot(
+            f"{capture} is a GATT-level log (the system's Bluetooth stack gives no HCI packets): "
+            "it shows the exchange but cannot be replayed. For a replayable capture, upload "
+            "through a Bumble HCI dongle: --ble-transport usb:0 --capture FILE.btsnoop.",
+            as_json,
+        )
+    if not is_hci_capture(capture):
+        if hci is None:
+            return None
+        return _cannot(f"{capture} is not a Bluetooth HCI capture; --hci is for those.", as_json)
+    if not (len(passkey) == 6 and passkey.isdigit()):
+        return _cannot(f"--passkey must be exactly 6 digits, got {passkey!r}.", as_json)
+    if hci is not None:
+        try:
+            return ble_serve.main(capture, hci, int(passkey))
+        except CaptureError as problem:
+            return _cannot(f"{problem} Bluetooth replays need an HCI capture.", as_json)
+    return replay_ble_capture(capture, timezone, int(passkey), as_json)
+
+
+def replay_ble_capture(capture: Path, timezone: str, passkey: int, as_json: bool) -> int:
+    """Replay a Bluetooth capture through the uploader and a fresh mock cloud; exit code."""
+    cloud = InProcessCloud()
+    try:
+        account = cloud.create_account("replay@diahil.test", secrets.token_urlsafe(12))
+        with tempfile.TemporaryDirectory(prefix="diahil-replay-") as tmp:
+            harness = UploadHarness(
+                cloud_url=cloud.base_url,
+                account=account,
+                timezone=timezone,
+                state_path=Path(tmp) / "state.sqlite3",
+                usb_backend=None,
+                transport_factory=cloud.transport,
+            )
+            progress = None if as_json else RichProgress(Console(stderr=True))
+            overrides: dict[str, Any] = {"progress": progress} if progress else {}
+            try:
+                outcome = replay_ble(capture, harness, passkey=passkey, **overrides)
+            except CaptureError as problem:
+                return _cannot(f"{problem} Bluetooth replays need an HCI capture.", as_json)
+            finally:
+                if progress:
+                    progress.stop()
+    finally:
+        cloud.close()
+    return report(outcome, capture, as_json)
