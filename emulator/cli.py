@@ -1,9 +1,10 @@
-"""``diahil emulate gls-meter|cgm|ids-pump``: run one emulated BLE device as a process.
+"""``diahil emulate gls-meter|cgm|ids-pump|contour-usb``: run one emulated device as a process.
 
 Mounted by the project CLI as ``diahil emulate``; also runs alone as
-``python -m emulator.cli``. The device's virtual controller is served over the Bumble
-transport ``--hci`` names (``tcp-server:127.0.0.1:9000``; port 0 picks a free one, printed),
-with a control endpoint (``emulator.control``) on ``--control`` to read the pairing code
+``python -m emulator.cli``. A Bluetooth device's virtual controller is served over the Bumble
+transport ``--hci`` names (``tcp-server:127.0.0.1:9000``; port 0 picks a free one, printed);
+``contour-usb --usbip HOST:PORT`` exports a USB meter over USB/IP (``emulator.usbip``); each
+has a control endpoint (``emulator.control``) on ``--control`` to read the pairing code
 and inject faults. An option value that cannot work prints one line ``error: ...`` on stderr
 and exits with status 2; a device that cannot start (port in use) exits with status 1.
 """
@@ -21,7 +22,8 @@ from emulator.ble.process import EmulatorOptions, main
 from emulator.ble.quirks import CgmQuirks, GlsQuirks
 
 app = typer.Typer(
-    help="Run an emulated Bluetooth LE device (GLS meter, CGM or IDS insulin pump) as a process.",
+    help="Run an emulated device as a process: a Bluetooth LE GLS meter, CGM or IDS insulin "
+    "pump, or a Contour USB meter exported over USB/IP.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -56,6 +58,9 @@ ReversedOption = Annotated[
 IntervalOption = Annotated[
     float,
     typer.Option("--connection-interval-ms", help="Quirk: wait this long before each notification"),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the identity as one JSON object when ready")
 ]
 
 
@@ -109,6 +114,7 @@ def _options(
     timezone: str = "UTC",
     clock_changes: bool = True,
     connection_interval_ms: float = 0.0,
+    as_json: bool = False,
 ) -> EmulatorOptions:
     if not hci or ":" not in hci:
         raise UsageError(
@@ -135,6 +141,7 @@ def _options(
         timezone=_timezone(timezone),
         clock_changes=clock_changes,
         connection_interval_ms=connection_interval_ms,
+        json=as_json,
     )
 
 
@@ -161,6 +168,7 @@ def gls_meter(
         bool, typer.Option("--date-time", help="Quirk: Date Time (0x2A08) instead of Current Time")
     ] = False,
     connection_interval_ms: IntervalOption = 0.0,
+    as_json: JsonOption = False,
 ) -> None:
     """A glucose meter speaking the Glucose Service (0x1808)."""
     _run(
@@ -178,6 +186,7 @@ def gls_meter(
                 date_time_characteristic=date_time,
                 connection_interval_ms=connection_interval_ms,
             ),
+            as_json=as_json,
         )
     )
 
@@ -196,6 +205,7 @@ def cgm(
     address: AddressOption = None,
     reversed_sequence: ReversedOption = False,
     connection_interval_ms: IntervalOption = 0.0,
+    as_json: JsonOption = False,
 ) -> None:
     """A CGM speaking the Continuous Glucose Monitoring Service (0x181F)."""
     _run(
@@ -213,6 +223,7 @@ def cgm(
                 reversed_sequence=reversed_sequence,
                 connection_interval_ms=connection_interval_ms,
             ),
+            as_json=as_json,
         )
     )
 
@@ -238,6 +249,7 @@ def ids_pump(
     name: NameOption = None,
     address: AddressOption = None,
     connection_interval_ms: IntervalOption = 0.0,
+    as_json: JsonOption = False,
 ) -> None:
     """An insulin pump speaking the Insulin Delivery Service (0x183A)."""
     _run(
@@ -254,8 +266,75 @@ def ids_pump(
             timezone=timezone,
             clock_changes=clock_changes,
             connection_interval_ms=connection_interval_ms,
+            as_json=as_json,
         )
     )
+
+
+@app.command("contour-usb")
+def contour_usb(
+    usbip: Annotated[
+        str,
+        typer.Option(
+            "--usbip",
+            help="HOST:PORT to export the meter on over USB/IP (port 0: any free port; "
+            "3240 is usbipd's)",
+            show_default=False,
+        ),
+    ] = "",
+    control: ControlOption = "127.0.0.1:0",
+    seed: SeedOption = 1,
+    days: Annotated[int, typer.Option("--days", help="Days of meter history")] = 90,
+    serial: Annotated[str, typer.Option("--serial", help="Serial number")] = "7390-2336773",
+    model: Annotated[
+        str, typer.Option("--model", help="Contour Next USB, Contour USB or Contour Next One")
+    ] = "Contour Next USB",
+    firmware: Annotated[str, typer.Option("--firmware", help="Firmware version")] = "01.24",
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA timezone the meter's clock is set to")
+    ] = "UTC",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the identity as one JSON object")
+    ] = False,
+) -> None:
+    """A Contour USB blood glucose meter exported over USB/IP."""
+    from emulator.devices.contour_usb import CONTOUR_USB_MODELS
+    from emulator.usbip.process import UsbipEmulatorOptions
+    from emulator.usbip.process import main as usbip_main
+
+    try:
+        if not usbip:
+            raise UsageError("--usbip HOST:PORT is required, e.g. --usbip 127.0.0.1:3240")
+        host, port = _host_port(usbip, "--usbip")
+        control_host, control_port = _control(control)
+        if days < 1:
+            raise UsageError(f"--days must be at least 1, got {days}")
+        if model not in CONTOUR_USB_MODELS:
+            known = ", ".join(sorted(CONTOUR_USB_MODELS))
+            raise UsageError(f"--model must be one of {known}, got {model!r}")
+        options = UsbipEmulatorOptions(
+            host=host,
+            port=port,
+            seed=seed,
+            days=days,
+            serial_number=serial,
+            family=model,
+            firmware=firmware,
+            timezone=_timezone(timezone),
+            control_host=control_host,
+            control_port=control_port,
+            json=as_json,
+        )
+    except UsageError as error:
+        raise _fail(str(error)) from None
+    raise typer.Exit(usbip_main(options))
+
+
+def _host_port(text: str, option: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"{option} must be HOST:PORT (port 0..65535), got {text!r}")
+    return host.strip("[]"), int(port)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ diahil devices                   supported models and minimum firmware (uploader
 diahil account add|list|use|...  cloud accounts, passwords in the OS keyring (uploader.cli_accounts)
 diahil cloud serve|add-user      the mock cloud (mock_cloud.cli)
 diahil emulate gls-meter|cgm|ids-pump  an emulated Bluetooth device as a process (emulator.cli)
+diahil emulate contour-usb --usbip H:P  an emulated USB meter exported over USB/IP
 diahil replay CAPTURE            a recorded device answers the real uploader again (hil.replay_cli)
 diahil reproduce BUNDLE.zip      a support bundle's upload run again on its device (hil.reproduce)
+diahil rig check [rig.toml]      every item of a bench rig present? (hil.rig.cli)
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def build_app(*, uploader_only: bool = False) -> typer.Typer:
     from hil.reproduce_cli import reproduce_command
 
     built.command("reproduce")(reproduce_command)
+    from hil.rig.cli import app as rig_app
+
+    built.add_typer(rig_app, name="rig", help="The bench rig: `diahil rig check [rig.toml]`.")
     return built
 
 

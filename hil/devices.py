@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 from emulator.ble import CgmQuirks, CgmSensor, GlsMeter, GlsQuirks
 from emulator.ble.ids_pump import IdsPump
 from emulator.devices.ble import build_cgm_model
+from emulator.devices.cnl24 import Cnl24Faults, ContourNextLink24, build_cnl_minimed
 from emulator.devices.contour_usb import ASCENSIA_VID, ContourUsbMeter, build_contour_meter
+from emulator.devices.minimed600_pump import Minimed600Pump, PumpRadio
 from emulator.faults import FaultPlan
 from emulator.generators.cgm_history import CgmHistoryProfile
 from emulator.generators.meter_history import generate_meter_history
@@ -116,6 +118,76 @@ def plug_contour_meter(
     )
     bus.plug(device)
     return EmulatedUsbMeter(bus, device)
+
+
+@dataclass
+class EmulatedCnlMinimed:
+    """A Contour Next Link 2.4 paired with a MiniMed 600-series pump, on an emulated USB bus."""
+
+    bus: EmulatedUsbBackend
+    device: ContourNextLink24
+
+    @property
+    def pump(self) -> Minimed600Pump:
+        return self.device.pump
+
+    @property
+    def faults(self) -> FaultPlan:
+        return self.device.faults
+
+    @property
+    def link_faults(self) -> Cnl24Faults:
+        """Radio and link faults: pump out of range, corrupted CRC, wrong link key."""
+        return self.device.link_faults
+
+    @property
+    def device_spec(self) -> str:
+        """The uploader's DEVICE argument that names exactly this link."""
+        descriptor = self.device.parsed_device_descriptor()
+        vid, pid = descriptor.idVendor, descriptor.idProduct
+        return f"usb:{vid:04x}:{pid:04x}:{self.device.model_and_serial}"
+
+    def unplug(self) -> None:
+        self.bus.unplug(self.device)
+
+    def plug(self) -> None:
+        self.bus.plug(self.device)
+
+
+def plug_cnl_minimed(
+    bus: EmulatedUsbBackend,
+    timezone: str,
+    *,
+    seed: int = 1,
+    days: int = 90,
+    now: datetime | None = None,
+    clock_changes: bool = True,
+    radio: PumpRadio | None = None,
+    model_and_serial: str = "6213-1234567",
+    timing: Timing = FAST,
+    faults: FaultPlan | None = None,
+    link_faults: Cnl24Faults | None = None,
+) -> EmulatedCnlMinimed:
+    """A Contour Next Link 2.4 paired with a MiniMed 600 pump holding ``days`` days of history
+    up to ``now`` (aware; None: the real time) for a person in ``timezone``, plugged in. The
+    pump's clock then runs at real speed from ``now``; ``hil.minimed600_oracle.
+    expected_minimed(handle.pump, timezone)`` is what the cloud must hold."""
+    end = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    device = build_cnl_minimed(
+        timezone=timezone,
+        end=end,
+        seed=seed,
+        days=days,
+        clock_changes=clock_changes,
+        radio=radio,
+        model_and_serial=model_and_serial,
+        time_source=running_utc(end),
+        timing=timing,
+        faults=faults,
+        link_faults=link_faults,
+    )
+    bus.plug(device)
+    return EmulatedCnlMinimed(bus, device)
 
 
 P = TypeVar("P", GlsMeter, CgmSensor, IdsPump)

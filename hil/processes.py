@@ -76,23 +76,7 @@ class EmulatorProcess:
 
     def meter_model(self) -> MeterModel:
         """The GLS meter's ledger as a model, for the oracle (mg/dL meters)."""
-        identity = self._get("/identity")
-        model = MeterModel(
-            serial_number=identity["serial_number"],
-            model_name=identity["model"],
-            firmware_version=identity["firmware"],
-            unit=GlucoseUnit.MG_DL,
-            memory_capacity=100_000,
-        )
-        model.memory.extend(
-            MeterReading(
-                datetime.fromisoformat(r["device_time"]),
-                r["value_mg_dl"],
-                frozenset(ReadingFlag(f) for f in r["flags"]),
-            )
-            for r in self._get("/ledger")["records"]
-        )
-        return model
+        return meter_model_from_control(self.info["control"])
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -105,3 +89,30 @@ class EmulatorProcess:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def meter_model_from_control(control_url: str) -> MeterModel:
+    """A GLS meter's ledger, read from its control endpoint, as a model for the oracle."""
+
+    def get(path: str) -> Any:
+        response = httpx.get(control_url + path, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    identity = get("/identity")
+    model = MeterModel(
+        serial_number=identity["serial_number"],
+        model_name=identity["model"],
+        firmware_version=identity["firmware"],
+        unit=GlucoseUnit.MG_DL,
+        memory_capacity=100_000,
+    )
+    model.memory.extend(
+        MeterReading(
+            datetime.fromisoformat(r["device_time"]),
+            r["value_mg_dl"],
+            frozenset(ReadingFlag(f) for f in r["flags"]),
+        )
+        for r in get("/ledger")["records"]
+    )
+    return model

@@ -105,6 +105,10 @@ JUDGED_FIELDS = frozenset(
 ``percent`` on an absolute temp) is wrong, not merely richer."""
 
 
+WRONG_DAY_MINUTES = 26 * 60
+"""Beyond any timezone (UTC-12 to UTC+14) from the zone's own offset: a wrong date."""
+
+
 def schedule_name(number: int) -> str:
     """The Tidepool name of IDS profile template ``number`` (IDS templates have no names)."""
     return f"Template {number}"
@@ -120,6 +124,9 @@ class ExpectedPumpDatum:
     timezone_offset: int | None
     """None: not judged (time changes)."""
     fields: dict[str, Any]
+    conversion_offset_ms: int = 0
+    """A clock set a wrong day, month or year off (a reset to the firmware epoch): BtUTC
+    keeps the zone's offset as ``timezoneOffset`` and puts the rest in ``conversionOffset``."""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -169,8 +176,8 @@ def expected_pump(model: PumpModel, timezone: str) -> ExpectedPump:
     out: list[ExpectedPumpDatum] = []
 
     def add(kind: str, sub: str, at: datetime, display: datetime, values: dict[str, Any]) -> None:
-        device_time, time, offset = clock.place(at, display)
-        out.append(ExpectedPumpDatum(kind, sub, device_time, time, offset, values))
+        device_time, time, offset, conversion = _placed(clock, at, display)
+        out.append(ExpectedPumpDatum(kind, sub, device_time, time, offset, values, conversion))
 
     for bolus in ledger.boluses:
         sub, values = _bolus(bolus)
@@ -223,10 +230,24 @@ def expected_pump(model: PumpModel, timezone: str) -> ExpectedPump:
             {"alarmType": ALARM_TYPES.get(alarm.kind, "other")},
         )
     for change in ledger.clock_changes:
-        device_time, time, _ = clock.place(change.at, change.after)
+        device_time, time, _, conversion = _placed(clock, change.at, change.after)
         values = {"from": _text(change.before), "to": _text(change.after)}
-        out.append(ExpectedPumpDatum("deviceEvent", "timeChange", device_time, time, None, values))
+        out.append(
+            ExpectedPumpDatum(
+                "deviceEvent", "timeChange", device_time, time, None, values, conversion
+            )
+        )
     return ExpectedPump(out, _settings(model))
+
+
+def _placed(clock: _Clock, at: datetime, display: datetime) -> tuple[str, datetime, int, int]:
+    """``clock.place``, with a wrong date's excess moved to ``conversionOffset`` (ms)."""
+    device_time, time, offset = clock.place(at, display)
+    zone_offset = at.astimezone(clock.zone).utcoffset() or timedelta(0)
+    zone_minutes = int(zone_offset.total_seconds() // 60)
+    if clock.bootstrapped and abs(offset - zone_minutes) > WRONG_DAY_MINUTES:
+        return device_time, time, zone_minutes, (offset - zone_minutes) * 60_000
+    return device_time, time, offset, 0
 
 
 def _bolus(bolus: BolusRecord) -> tuple[str, dict[str, Any]]:
@@ -361,8 +382,10 @@ def _problems(want: ExpectedPumpDatum, got: dict[str, Any]) -> list[str]:
         problems.append(f"time {got.get('time')} != {want.time.isoformat()}")
     if want.timezone_offset is not None and got.get("timezoneOffset") != want.timezone_offset:
         problems.append(f"timezoneOffset {got.get('timezoneOffset')} != {want.timezone_offset}")
-    if got.get("conversionOffset", 0) != 0:
-        problems.append(f"conversionOffset {got.get('conversionOffset')} != 0")
+    if got.get("conversionOffset", 0) != want.conversion_offset_ms:
+        problems.append(
+            f"conversionOffset {got.get('conversionOffset')} != {want.conversion_offset_ms}"
+        )
     if abs(int(got.get("clockDriftOffset", 0) or 0)) >= MAX_DRIFT_MS:
         problems.append(f"clockDriftOffset {got.get('clockDriftOffset')} is a minute or more")
     if want.sub == "timeChange":

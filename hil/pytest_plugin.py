@@ -1,7 +1,9 @@
 """The diahil pytest plugin (registered through the ``pytest11`` entry point).
 
 Options:
-    --hil-target=emulated|bench   where devices come from (bench needs a rig: a later issue)
+    --hil-target=emulated|bench   where devices come from (bench: --hil-rig rig.toml; the
+                                  markers, target fixtures and locks are in hil.targets_plugin)
+    --hil-report=FILE.html        an HTML run report, JUnit XML beside it (hil.report_plugin)
     --hil-timezone=ZONE           the person's timezone for device clocks and uploads
     --hil-timing=fast|realistic   emulated devices answer at once (default) or at hardware pace
     --hil-now=ISO|real            the instant the emulated world starts at (default fixed, so a
@@ -24,6 +26,11 @@ Fixtures:
     make_contour_meter  plugs in a Contour meter with the given options (seed, days, unit...)
     contour_meter     a Contour Next USB with 90 days of history, plugged into ``usb_bus``,
                       at the ``--hil-timing`` pace
+    make_cnl_minimed  plugs in a Contour Next Link 2.4 paired with a MiniMed 600 pump
+                      (``plug_cnl_minimed`` options: seed, days, link_faults...)
+    cnl_minimed       a CNL 2.4 and MiniMed 600 pump with 90 days of history on ``usb_bus``
+    minimed_ledger_check  ``minimed_ledger_check(link)``: the cloud account's pump, cbg and
+                      linked smbg data against the pump's ledgers (``hil.minimed600_oracle``)
     uploader          an ``UploadHarness``: the real uploader bound to all of the above
     ble_world         an emulated Bluetooth radio with its own event loop (``hil.ble.BleWorld``)
     make_gls_meter    starts a Bluetooth GLS meter with the given options on ``ble_world``
@@ -57,8 +64,10 @@ from hil.ble import BleWorld
 from hil.cloud import Account, CloudInspector, CloudServer, InProcessCloud
 from hil.devices import (
     EmulatedBleDevice,
+    EmulatedCnlMinimed,
     EmulatedUsbMeter,
     ManualTime,
+    plug_cnl_minimed,
     plug_contour_meter,
     running_utc,
     start_cgm_sensor,
@@ -69,6 +78,9 @@ from hil.harness import UploadHarness
 from hil.oracle import LedgerComparison, compare_with_ledger, expected_smbg
 from hil.pump_oracle import PumpComparison, compare_pump_with_ledger, expected_pump
 from mock_cloud.faults_client import FaultsClient
+
+pytest_plugins = ["hil.report_plugin", "hil.targets_plugin"]
+"""Device/rig markers, bench targets and device locks; the HTML run report (--hil-report)."""
 
 TARGETS = ("emulated", "bench")
 DEFAULT_TIMEZONE = "America/New_York"
@@ -120,11 +132,7 @@ def _now(config: pytest.Config) -> datetime | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--hil-target", default="emulated") == "bench":
-        raise pytest.UsageError(
-            "--hil-target=bench: no rig configured. Bench runs need a rig description "
-            "(rig.toml, coming with the bench-rig issue); run with --hil-target=emulated."
-        )
+    # --hil-target=bench and --hil-rig are checked by hil.targets_plugin
     zone = str(config.getoption("--hil-timezone", default=DEFAULT_TIMEZONE))
     try:
         ZoneInfo(zone)
@@ -133,6 +141,13 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--hil-timezone={zone!r} is not an IANA timezone name (e.g. Europe/Berlin)"
         ) from None
     _now(config)
+
+
+def _record_device(request: pytest.FixtureRequest, kind: str, model: Any) -> None:
+    """The device's identity as JUnit properties and in the run report (hil.report_plugin)."""
+    from hil.report_plugin import record_emulated_device  # registered by pytest_plugins
+
+    record_emulated_device(request.node, kind, model)
 
 
 @pytest.fixture(scope="session")
@@ -188,11 +203,18 @@ def cloud_inspector(mock_cloud: InProcessCloud) -> CloudInspector:
 
 @pytest.fixture
 def ledger_check(
-    cloud_inspector: CloudInspector, cloud_account: Account, hil_timezone: str
+    request: pytest.FixtureRequest,
+    cloud_inspector: CloudInspector,
+    cloud_account: Account,
+    hil_timezone: str,
 ) -> Callable[[EmulatedUsbMeter], LedgerComparison]:
     def check(meter: EmulatedUsbMeter) -> LedgerComparison:
         held = cloud_inspector.data(cloud_account, type="smbg")
-        return compare_with_ledger(expected_smbg(meter.model, hil_timezone), held)
+        comparison = compare_with_ledger(expected_smbg(meter.model, hil_timezone), held)
+        from hil.report_plugin import record_comparison  # registered by pytest_plugins
+
+        record_comparison(request.node, "smbg", comparison, held)
+        return comparison
 
     return check
 
@@ -204,7 +226,11 @@ def usb_bus() -> EmulatedUsbBackend:
 
 @pytest.fixture
 def make_contour_meter(
-    usb_bus: EmulatedUsbBackend, hil_timezone: str, hil_timing: Timing, hil_now: datetime | None
+    request: pytest.FixtureRequest,
+    usb_bus: EmulatedUsbBackend,
+    hil_timezone: str,
+    hil_timing: Timing,
+    hil_now: datetime | None,
 ) -> Callable[..., EmulatedUsbMeter]:
     """``make_contour_meter(**options)``: plug in a Contour meter (``plug_contour_meter``
     options) in the test's timezone, timing and time."""
@@ -212,7 +238,9 @@ def make_contour_meter(
     def make(**options: Any) -> EmulatedUsbMeter:
         options.setdefault("timing", hil_timing)
         options.setdefault("now", hil_now)
-        return plug_contour_meter(usb_bus, hil_timezone, **options)
+        meter = plug_contour_meter(usb_bus, hil_timezone, **options)
+        _record_device(request, "contour-usb", meter.model)
+        return meter
 
     return make
 
@@ -220,6 +248,26 @@ def make_contour_meter(
 @pytest.fixture
 def contour_meter(make_contour_meter: Callable[..., EmulatedUsbMeter]) -> EmulatedUsbMeter:
     return make_contour_meter(seed=1, days=90)
+
+
+@pytest.fixture
+def make_cnl_minimed(
+    usb_bus: EmulatedUsbBackend, hil_timezone: str, hil_timing: Timing, hil_now: datetime | None
+) -> Callable[..., EmulatedCnlMinimed]:
+    """``make_cnl_minimed(**options)``: plug in a Contour Next Link 2.4 paired with a MiniMed
+    600 pump (``plug_cnl_minimed`` options) in the test's timezone, timing and time."""
+
+    def make(**options: Any) -> EmulatedCnlMinimed:
+        options.setdefault("timing", hil_timing)
+        options.setdefault("now", hil_now)
+        return plug_cnl_minimed(usb_bus, hil_timezone, **options)
+
+    return make
+
+
+@pytest.fixture
+def cnl_minimed(make_cnl_minimed: Callable[..., EmulatedCnlMinimed]) -> EmulatedCnlMinimed:
+    return make_cnl_minimed(seed=5, days=90)
 
 
 @pytest.fixture
@@ -231,14 +279,16 @@ def ble_world() -> Iterator[BleWorld]:
 
 @pytest.fixture
 def make_gls_meter(
-    ble_world: BleWorld, hil_timezone: str, hil_now: datetime | None
+    request: pytest.FixtureRequest, ble_world: BleWorld, hil_timezone: str, hil_now: datetime | None
 ) -> Callable[..., EmulatedBleDevice[Any]]:
     """``make_gls_meter(**options)``: a GLS meter (``start_gls_meter`` options) on the
     test's radio, in its timezone and time."""
 
     def make(**options: Any) -> EmulatedBleDevice[Any]:
         options.setdefault("now", hil_now)
-        return start_gls_meter(ble_world, hil_timezone, **options)
+        meter = start_gls_meter(ble_world, hil_timezone, **options)
+        _record_device(request, "gls-meter", meter.peripheral.model)
+        return meter
 
     return make
 
@@ -256,12 +306,14 @@ def cgm_time(hil_timezone: str, hil_now: datetime | None) -> ManualTime:
 
 @pytest.fixture
 def make_cgm_sensor(
-    ble_world: BleWorld, hil_timezone: str, cgm_time: ManualTime
+    request: pytest.FixtureRequest, ble_world: BleWorld, hil_timezone: str, cgm_time: ManualTime
 ) -> Callable[..., EmulatedBleDevice[Any]]:
     """``make_cgm_sensor(**options)``: a CGMS sensor (``start_cgm_sensor`` options)."""
 
     def make(**options: Any) -> EmulatedBleDevice[Any]:
-        return start_cgm_sensor(ble_world, hil_timezone, time=cgm_time, **options)
+        sensor = start_cgm_sensor(ble_world, hil_timezone, time=cgm_time, **options)
+        _record_device(request, "cgm", sensor.peripheral.model)
+        return sensor
 
     return make
 
@@ -275,14 +327,16 @@ def cgm_sensor(
 
 @pytest.fixture
 def make_ids_pump(
-    ble_world: BleWorld, hil_timezone: str, hil_now: datetime | None
+    request: pytest.FixtureRequest, ble_world: BleWorld, hil_timezone: str, hil_now: datetime | None
 ) -> Callable[..., EmulatedBleDevice[Any]]:
     """``make_ids_pump(**options)``: an IDS pump (``start_ids_pump`` options: seed, days,
     clock_changes, e2e, faults...) on the test's radio, in its timezone and time."""
 
     def make(**options: Any) -> EmulatedBleDevice[Any]:
         options.setdefault("now", hil_now)
-        return start_ids_pump(ble_world, hil_timezone, **options)
+        pump = start_ids_pump(ble_world, hil_timezone, **options)
+        _record_device(request, "ids-pump", pump.peripheral.model)
+        return pump
 
     return make
 
@@ -294,11 +348,39 @@ def ids_pump(make_ids_pump: Callable[..., EmulatedBleDevice[Any]]) -> EmulatedBl
 
 @pytest.fixture
 def pump_ledger_check(
-    cloud_inspector: CloudInspector, cloud_account: Account, hil_timezone: str
+    request: pytest.FixtureRequest,
+    cloud_inspector: CloudInspector,
+    cloud_account: Account,
+    hil_timezone: str,
 ) -> Callable[[EmulatedBleDevice[IdsPump]], PumpComparison]:
     def check(pump: EmulatedBleDevice[IdsPump]) -> PumpComparison:
         held = cloud_inspector.data(cloud_account)
-        return compare_pump_with_ledger(expected_pump(pump.peripheral.model, hil_timezone), held)
+        expected = expected_pump(pump.peripheral.model, hil_timezone)
+        comparison = compare_pump_with_ledger(expected, held)
+        from hil.report_plugin import record_comparison  # registered by pytest_plugins
+
+        record_comparison(request.node, "pump", comparison, held)
+        return comparison
+
+    return check
+
+
+@pytest.fixture
+def minimed_ledger_check(
+    request: pytest.FixtureRequest,
+    cloud_inspector: CloudInspector,
+    cloud_account: Account,
+    hil_timezone: str,
+) -> Callable[[EmulatedCnlMinimed], LedgerComparison]:
+    def check(link: EmulatedCnlMinimed) -> LedgerComparison:
+        from hil.minimed600_oracle import compare_minimed_with_ledger, expected_minimed
+
+        held = cloud_inspector.data(cloud_account)
+        comparison = compare_minimed_with_ledger(expected_minimed(link.pump, hil_timezone), held)
+        from hil.report_plugin import record_comparison  # registered by pytest_plugins
+
+        record_comparison(request.node, "pump", comparison, held)
+        return comparison
 
     return check
 

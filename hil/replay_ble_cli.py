@@ -11,8 +11,6 @@ device is served for an uploader in another process instead (``emulator.replay.b
 from __future__ import annotations
 
 import json
-import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +19,14 @@ from rich.markup import escape
 
 from emulator.replay import ble_serve
 from emulator.replay.hci_capture import CaptureError, is_hci_capture
-from hil.cloud import InProcessCloud
-from hil.harness import UploadHarness
+from emulator.replay.usb_capture import CaptureFormatError, link_type
 from hil.replay_ble import BleReplayOutcome, replay_ble
+from hil.replay_desk import desk_harness
 from hil.replay_usb import REPLAY_DIVERGED
 from uploader.ble_capture import GATT_SIDECAR_SUFFIX
-from uploader.console_output import RichProgress, print_summary, report_error
+from uploader.console_output import print_summary, report_error
 from uploader.errors import ExitCode
+from uploader.gatt_capture import LINKTYPE_WIRESHARK_UPPER_PDU
 
 
 def _facts(outcome: BleReplayOutcome, capture: Path) -> dict[str, Any]:
@@ -82,12 +81,22 @@ def _cannot(message: str, as_json: bool) -> int:
     return int(ExitCode.USAGE)
 
 
+def _gatt_log(capture: Path) -> bool:
+    """Is ``capture`` a GATT-level log (``uploader.gatt_capture``), by name or content?"""
+    if capture.name.endswith(GATT_SIDECAR_SUFFIX):
+        return True
+    try:
+        return link_type(capture) == LINKTYPE_WIRESHARK_UPPER_PDU
+    except CaptureFormatError:
+        return False
+
+
 def replay_bluetooth(
     capture: Path, timezone: str, passkey: str, hci: str | None, as_json: bool
 ) -> int | None:
     """``diahil replay`` of a Bluetooth capture: the exit code; None if ``capture`` is not
     one (and no Bluetooth-only option was given), for the USB replay to take."""
-    if capture.name.endswith(GATT_SIDECAR_SUFFIX):
+    if _gatt_log(capture):
         return _cannot(
             f"{capture} is a GATT-level log (the system's Bluetooth stack gives no HCI packets): "
             "it shows the exchange but cannot be replayed. For a replayable capture, upload "
@@ -110,27 +119,9 @@ def replay_bluetooth(
 
 def replay_ble_capture(capture: Path, timezone: str, passkey: int, as_json: bool) -> int:
     """Replay a Bluetooth capture through the uploader and a fresh mock cloud; exit code."""
-    cloud = InProcessCloud()
-    try:
-        account = cloud.create_account("replay@diahil.test", secrets.token_urlsafe(12))
-        with tempfile.TemporaryDirectory(prefix="diahil-replay-") as tmp:
-            harness = UploadHarness(
-                cloud_url=cloud.base_url,
-                account=account,
-                timezone=timezone,
-                state_path=Path(tmp) / "state.sqlite3",
-                usb_backend=None,
-                transport_factory=cloud.transport,
-            )
-            progress = None if as_json else RichProgress(Console(stderr=True))
-            overrides: dict[str, Any] = {"progress": progress} if progress else {}
-            try:
-                outcome = replay_ble(capture, harness, passkey=passkey, **overrides)
-            except CaptureError as problem:
-                return _cannot(f"{problem} Bluetooth replays need an HCI capture.", as_json)
-            finally:
-                if progress:
-                    progress.stop()
-    finally:
-        cloud.close()
+    with desk_harness(timezone, as_json) as (harness, overrides):
+        try:
+            outcome = replay_ble(capture, harness, passkey=passkey, **overrides)
+        except CaptureError as problem:
+            return _cannot(f"{problem} Bluetooth replays need an HCI capture.", as_json)
     return report(outcome, capture, as_json)

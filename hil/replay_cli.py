@@ -16,8 +16,6 @@ an emulated radio (``hil.replay_ble``, ``hil.replay_ble_cli``), paired with ``--
 from __future__ import annotations
 
 import json
-import secrets
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -27,11 +25,10 @@ from rich.markup import escape
 
 from emulator.replay.usb_capture import USB_LINK_TYPES, CaptureFormatError, link_type
 from emulator.replay.usb_device import ReplayError
-from hil.cloud import InProcessCloud
-from hil.harness import UploadHarness
 from hil.replay_ble_cli import replay_bluetooth
+from hil.replay_desk import desk_harness
 from hil.replay_usb import REPLAY_DIVERGED, UsbReplayOutcome, replay_device, replay_usb
-from uploader.console_output import RichProgress, print_summary, report_error
+from uploader.console_output import print_summary, report_error
 from uploader.errors import ExitCode
 
 
@@ -130,25 +127,6 @@ def replay_command(
         device = replay_device(capture, model)
     except (CaptureFormatError, ReplayError, ValueError) as problem:
         raise _usage(str(problem), as_json) from None
-    cloud = InProcessCloud()
-    try:
-        account = cloud.create_account("replay@diahil.test", secrets.token_urlsafe(12))
-        with tempfile.TemporaryDirectory(prefix="diahil-replay-") as tmp:
-            harness = UploadHarness(
-                cloud_url=cloud.base_url,
-                account=account,
-                timezone=timezone,
-                state_path=Path(tmp) / "state.sqlite3",
-                usb_backend=None,
-                transport_factory=cloud.transport,
-            )
-            progress = None if as_json else RichProgress(Console(stderr=True))
-            overrides = {"progress": progress} if progress else {}
-            try:
-                outcome = replay_usb(device, harness, **overrides)
-            finally:
-                if progress:
-                    progress.stop()
-    finally:
-        cloud.close()
+    with desk_harness(timezone, as_json) as (harness, overrides):
+        outcome = replay_usb(device, harness, **overrides)
     raise typer.Exit(_report(outcome, as_json))

@@ -3,14 +3,20 @@
 A support bundle (``uploader.support_bundle``) says how a run ended (``outcome.json``),
 which device it read (``device.json``: model, serial, firmware, its clock and the
 computer's when they were read), the options of the run (``settings.json``) and, when the
-user added ``--capture``, the exchange with the device. From it this module rebuilds the
-device on an emulated USB bus:
+user added ``--capture``, the exchange with the device (``capture/FILE``). From it this module
+rebuilds the device on an emulated USB bus or radio:
 
 - with a USB capture in the bundle (a ``.pcap``/``.pcapng`` member, usbmon or USBPcap), the
   recorded device itself: ``emulator.replay.ReplayUsbDevice`` answers every request as the
   recording did, errors included (a cable pulled mid-transfer, a timeout, a stall), and
   names the first request of this uploader that differs from the recording;
-- without one, an emulated meter with the bundle's model, serial, firmware and clock offset.
+- for a Bluetooth upload (DEVICE ``ble:...``) with an HCI capture (``.btsnoop``, or
+  ``.pcapng`` of HCI packets), the recorded device on an emulated radio
+  (``hil.replay_ble``): the uploader pairs with it and reads it through bleak, as it read
+  the user's device. A Bluetooth bundle without an HCI capture cannot be reproduced
+  (``BundleProblem`` says how to get one);
+- a USB upload without a capture: an emulated meter with the bundle's model, serial, firmware
+  and clock offset.
   It holds no records the bundle could vouch for, so this is only done for runs that ended
   before the records were read (at ``connect`` or ``identify``: an unsupported model, old
   firmware); for any other run the bundle lacks the history, and ``BundleProblem`` says so
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,18 +40,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from emulator.devices.contour_usb import build_contour_meter
+from emulator.replay.hci_capture import CaptureError, is_hci_capture
 from emulator.replay.usb_capture import CaptureFormatError, read_usb_capture
 from emulator.replay.usb_device import ReplayError, ReplayUsbDevice
 from emulator.usb import EmulatedUsbBackend
 from emulator.usb.device import VirtualUsbDevice
 from hil.cloud import Account, InProcessCloud
 from hil.devices import plug_contour_meter, running_utc
-from hil.harness import quick_retries
+from hil.harness import UploadHarness, quick_retries
+from hil.replay_ble import replay_ble
 from uploader.clock_check import wall_time
 from uploader.errors import InternalError, Step, UploaderError
-from uploader.session import UploadOptions, run_upload
+from uploader.session import UploadOptions, UploadResult, run_upload
 
-USB_CAPTURE_SUFFIXES = (".pcap", ".pcapng")
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".btsnoop", ".log")
 CONTOUR_MODELS = ("Contour Next USB", "Contour USB", "Contour Next One")
 BEFORE_RECORDS = {Step.CONNECT.value, Step.IDENTIFY.value}
 """Steps that end a run before any record is read: no history is needed to repeat them."""
@@ -53,6 +62,11 @@ REPRODUCE_PASSWORD = "reproduce-only-password"
 CAPTURE_HINT = (
     "Ask the user to run the same upload again with --support-bundle FILE.zip --capture "
     "FILE.pcap: the bundle then holds the exchange with the device, which replays it exactly."
+)
+BLE_CAPTURE_HINT = (
+    "Ask the user to run the same upload again through a Bumble HCI dongle with "
+    "--ble-transport usb:0 --support-bundle FILE.zip --capture FILE.btsnoop: the bundle then "
+    "holds the HCI exchange with the device, which replays it exactly."
 )
 
 
@@ -103,8 +117,16 @@ class Bundle:
     outcome: dict[str, Any]
     device: dict[str, Any]
     settings: dict[str, Any]
-    usb_capture: tuple[str, bytes] | None = None
-    """(member name, bytes) of the first USB capture file in the zip."""
+    capture: tuple[str, bytes] | None = None
+    """(member name, bytes) of the first capture file in the zip (USB or Bluetooth HCI)."""
+
+    @property
+    def bluetooth(self) -> bool:
+        return str(self.settings.get("device") or "usb").lower().startswith("ble")
+
+    @property
+    def capture_name(self) -> str | None:
+        return self.capture[0] if self.capture else None
 
     @classmethod
     def load(cls, path: Path) -> Bundle:
@@ -122,9 +144,13 @@ class Bundle:
 
                 bundle = cls(path, member("outcome.json"), member("device.json"), {})
                 bundle.settings = member("settings.json")
-                captures = [n for n in names if n.lower().endswith(USB_CAPTURE_SUFFIXES)]
+                captures = [
+                    n
+                    for n in names
+                    if n.startswith("capture/") and n.lower().endswith(CAPTURE_SUFFIXES)
+                ]
                 if captures:
-                    bundle.usb_capture = (captures[0], archive.read(captures[0]))
+                    bundle.capture = (captures[0], archive.read(captures[0]))
                 return bundle
         except FileNotFoundError:
             raise BundleProblem(f"{path} does not exist.") from None
@@ -196,11 +222,18 @@ def _template(model: str | None) -> VirtualUsbDevice | None:
     return build_contour_meter("0000-0000000", family=str(model), count=1)
 
 
-def _replay_device(bundle: Bundle, work: Path) -> ReplayUsbDevice:
-    assert bundle.usb_capture is not None
-    name, raw = bundle.usb_capture
+def _capture_file(bundle: Bundle, work: Path) -> Path:
+    assert bundle.capture is not None
+    name, raw = bundle.capture
     path = work / Path(name).name
     path.write_bytes(raw)
+    return path
+
+
+def _replay_device(bundle: Bundle, work: Path) -> ReplayUsbDevice:
+    assert bundle.capture is not None
+    name = bundle.capture[0]
+    path = _capture_file(bundle, work)
     try:
         return ReplayUsbDevice(
             read_usb_capture(path), template=_template(bundle.device.get("model"))
@@ -209,6 +242,22 @@ def _replay_device(bundle: Bundle, work: Path) -> ReplayUsbDevice:
         raise BundleProblem(
             f"The capture {name} in {bundle.path} cannot be replayed: {error}"
         ) from None
+
+
+def _hci_capture(bundle: Bundle, work: Path) -> Path:
+    """The bundle's Bluetooth HCI capture, written to ``work``; ``BundleProblem`` if none."""
+    if bundle.capture is None:
+        raise BundleProblem(
+            f"{bundle.path} is from a Bluetooth upload without an HCI capture (none, or only a "
+            f"GATT log), so what the device sent is unknown. {BLE_CAPTURE_HINT}"
+        )
+    path = _capture_file(bundle, work)
+    if not is_hci_capture(path):
+        raise BundleProblem(
+            f"The capture {bundle.capture_name} in {bundle.path} holds no Bluetooth HCI packets "
+            f"(a GATT log, or not from this upload), so it cannot be replayed. {BLE_CAPTURE_HINT}"
+        )
+    return path
 
 
 def _emulated_device(bundle: Bundle, recorded: Outcome, bus: EmulatedUsbBackend) -> None:
@@ -258,9 +307,7 @@ def _options(
     work: Path,
 ) -> UploadOptions:
     settings = bundle.settings
-    timezone = settings.get("timezone")
-    if not timezone:
-        raise BundleProblem(f"{bundle.path}: settings.json has no timezone of the run.")
+    timezone = settings["timezone"]
     identified_at = _utc(bundle.device.get("computer_time_utc_at_identify"))
     return UploadOptions(
         cloud_url=cloud.base_url,
@@ -279,6 +326,70 @@ def _options(
     )
 
 
+Ended = tuple[Outcome, list[str], str | None]
+"""How this run ended, its notes, and the first divergence from the recording (if any)."""
+
+
+def _ended(result: UploadResult | None, error: Exception | None) -> tuple[Outcome, list[str]]:
+    if isinstance(error, UploaderError):
+        return Outcome.from_json(error.as_dict()), []
+    if error is not None:  # a bug shows as the internal error it would be in the field
+        return Outcome.from_json(InternalError.wrap(error).as_dict()), []
+    assert result is not None
+    return Outcome.from_json({**result.as_dict(), "exit_code": 0}), list(result.notes)
+
+
+def _reproduce_ble(
+    bundle: Bundle, capture: Path, account: Account, cloud: InProcessCloud, work: Path
+) -> Ended:
+    """The bundle's Bluetooth upload again, against its capture on an emulated radio."""
+    settings = bundle.settings
+    harness = UploadHarness(
+        cloud_url=cloud.base_url,
+        account=account,
+        timezone=str(settings["timezone"]),
+        state_path=work / "state.sqlite3",
+        usb_backend=None,
+        transport_factory=cloud.transport,
+        device_timeout_ms=int(settings.get("device_timeout_ms") or 5000),
+        clock=running_utc(_utc(bundle.device.get("computer_time_utc_at_identify"))),
+    )
+    try:
+        ended = replay_ble(
+            capture,
+            harness,
+            chunk_size=int(settings.get("chunk_size") or 1000),
+            set_clock=bool(settings.get("set_clock")),
+        )
+    except CaptureError as error:
+        raise BundleProblem(
+            f"The capture {capture.name} in {bundle.path} cannot be replayed: {error}"
+        ) from None
+    except Exception as error:
+        return *_ended(None, error), None
+    divergence = ended.replay.report() if ended.replay.divergence is not None else None
+    return *_ended(ended.result, ended.error), divergence
+
+
+def _reproduce_usb(
+    bundle: Bundle,
+    bus: EmulatedUsbBackend,
+    replay: ReplayUsbDevice | None,
+    account: Account,
+    cloud: InProcessCloud,
+    work: Path,
+) -> Ended:
+    """The bundle's USB upload again, against the device plugged into ``bus``."""
+    try:
+        outcome = _ended(run_upload(_options(bundle, account, cloud, bus, work)), None)
+    except Exception as error:
+        outcome = _ended(None, error)
+    divergence = None
+    if replay is not None and replay.divergence is not None:
+        divergence = replay.divergence.describe()
+    return *outcome, divergence
+
+
 def reproduce(bundle_path: Path, work: Path, cloud: InProcessCloud | None = None) -> Reproduction:
     """Rebuild the bundle's device, run the same upload, compare the outcomes.
     ``work``: a directory for the replayed capture and the state; ``cloud``: the fresh mock
@@ -287,42 +398,38 @@ def reproduce(bundle_path: Path, work: Path, cloud: InProcessCloud | None = None
     bundle = Bundle.load(bundle_path)
     recorded = Outcome.from_json(bundle.outcome)
     work.mkdir(parents=True, exist_ok=True)
-    if str(bundle.settings.get("device") or "usb").lower().startswith("ble"):
-        raise BundleProblem(
-            f"{bundle_path} is from a Bluetooth device; `diahil reproduce` replays USB "
-            "uploads. Replay its capture with `diahil replay CAPTURE`."
-        )
-    bus = EmulatedUsbBackend()
-    replay: ReplayUsbDevice | None = None
-    if bundle.usb_capture is not None:
-        replay = _replay_device(bundle, work)
-        bus.plug(replay)
-        how = f"the recorded device, replayed from {bundle.usb_capture[0]}"
+    if not bundle.settings.get("timezone"):
+        raise BundleProblem(f"{bundle_path}: settings.json has no timezone of the run.")
+    run: Callable[[Account, InProcessCloud], Ended]
+    if bundle.bluetooth:
+        capture = _hci_capture(bundle, work)
+        how = f"the recorded Bluetooth device, replayed from {bundle.capture_name}"
+
+        def run(account: Account, target: InProcessCloud) -> Ended:
+            return _reproduce_ble(bundle, capture, account, target, work)
+
     else:
-        _emulated_device(bundle, recorded, bus)
-        how = (
-            f"an emulated {bundle.device.get('model')} with the bundle's serial, firmware and "
-            "clock offset (no capture in the bundle)"
-        )
-    own_cloud = cloud is None
+        bus = EmulatedUsbBackend()
+        replay: ReplayUsbDevice | None = None
+        if bundle.capture is not None:
+            replay = _replay_device(bundle, work)
+            bus.plug(replay)
+            how = f"the recorded device, replayed from {bundle.capture_name}"
+        else:
+            _emulated_device(bundle, recorded, bus)
+            how = (
+                f"an emulated {bundle.device.get('model')} with the bundle's serial, firmware "
+                "and clock offset (no capture in the bundle)"
+            )
+
+        def run(account: Account, target: InProcessCloud) -> Ended:
+            return _reproduce_usb(bundle, bus, replay, account, target, work)
+
     target = InProcessCloud() if cloud is None else cloud
     try:
         account = target.create_account(REPRODUCE_EMAIL, REPRODUCE_PASSWORD)
-        options = _options(bundle, account, target, bus, work)
-        try:
-            result = run_upload(options)
-            replayed = Outcome.from_json({**result.as_dict(), "exit_code": 0})
-            notes = list(result.notes)
-        except UploaderError as error:
-            replayed = Outcome.from_json(error.as_dict())
-            notes = []
-        except Exception as error:  # a bug shows as the internal error it would be in the field
-            replayed = Outcome.from_json(InternalError.wrap(error).as_dict())
-            notes = []
+        replayed, notes, divergence = run(account, target)
     finally:
-        if own_cloud:
+        if cloud is None:
             target.close()
-    divergence = None
-    if replay is not None and replay.divergence is not None:
-        divergence = replay.divergence.describe()
     return Reproduction(recorded, replayed, how, divergence, notes, account)

@@ -1,5 +1,7 @@
 """``diahil reproduce BUNDLE.zip``: the command line of ``hil.reproduce``.
 
+``diahil reproduce SCENARIO.yaml`` runs a scenario instead (``hil.scenarios.cli``).
+
 Prints how the device was rebuilt, the recorded outcome, this run's, and the verdict
 (``--json``: one object). Exit codes: 0 reproduced, 1 did not reproduce, 2 the bundle cannot
 be reproduced (the message says what is missing and how to get it).
@@ -17,18 +19,25 @@ from rich.console import Console
 from rich.markup import escape
 
 from hil.reproduce import BundleProblem, reproduce
+from hil.scenarios.cli import is_scenario, reproduce_scenario
 
 REPRODUCED, NOT_REPRODUCED, UNUSABLE_BUNDLE = 0, 1, 2
 
 
 def reproduce_command(
     bundle: Annotated[
-        Path, typer.Argument(help="A support bundle (diahil upload --support-bundle)")
+        Path,
+        typer.Argument(
+            help="A support bundle (diahil upload --support-bundle), or a scenario (.yaml)"
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Rebuild the device of a support bundle and run the same upload against a fresh mock
-    cloud; say whether it ends the same way."""
+    cloud; say whether it ends the same way. A scenario file (.yaml) is run instead, and its
+    verdict printed (exit 0 passed, 1 failed, 2 bad file)."""
+    if is_scenario(bundle):
+        reproduce_scenario(bundle, as_json)
     with tempfile.TemporaryDirectory(prefix="diahil-reproduce-") as work:
         try:
             outcome = reproduce(bundle, Path(work))

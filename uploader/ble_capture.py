@@ -13,16 +13,15 @@ Two levels, depending on what the stack lets us see:
   layer's encryption, so an encrypted link's ATT is plaintext in the file.
 - GATT, on the operating system's stack (bleak on BlueZ, WinRT, CoreBluetooth), which gives
   no HCI: every GATT read, write and notification/indication the uploader made (time,
-  operation, characteristic UUID, value) goes to a JSON-lines sidecar beside the requested
-  file, ``FILE.gatt.jsonl``, one object per line:
-  ``{"t": 0.512, "op": "write", "characteristic": "00002a52-...", "hex": "0101"}``.
+  operation, characteristic UUID, value) goes, as the ATT PDU that carried it, to a pcapng
+  file beside the requested one, ``FILE.gatt.pcapng`` (``uploader.gatt_capture``), which
+  Wireshark decodes as ATT; ``diahil replay`` cannot replay it (there is no HCI).
 
 Pcapng writing uses dpkt; the framing of each HCI packet is this module's.
 """
 
 from __future__ import annotations
 
-import json
 import struct
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from typing import BinaryIO, Literal
 
 import dpkt
 from bumble.snoop import Snooper
+
+from uploader.gatt_capture import GattOperation, write_gatt_pcapng
 
 BleCaptureFormat = Literal["btsnoop", "pcapng"]
 LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR = 201
@@ -42,7 +43,7 @@ BTSNOOP_EPOCH_DELTA_US = 0x00DCDDB30F2F8000
 H4_COMMAND = 0x01
 H4_EVENT = 0x04
 DEFAULT_LIMIT = 500_000
-GATT_SIDECAR_SUFFIX = ".gatt.jsonl"
+GATT_SIDECAR_SUFFIX = ".gatt.pcapng"
 
 FORMAT_BY_SUFFIX: dict[str, BleCaptureFormat] = {
     ".btsnoop": "btsnoop",
@@ -121,19 +122,11 @@ class BleCaptureFile:
     path: Path
     format: BleCaptureFormat
     snooper: HciRecorder = field(default_factory=HciRecorder)
-    gatt_entries: list[dict[str, object]] = field(default_factory=list)
-    _t0: float = field(default_factory=time.monotonic)
+    gatt_operations: list[GattOperation] = field(default_factory=list)
 
     def gatt(self, operation: str, characteristic: str, data: bytes | None) -> None:
         """A GATT operation as the uploader made it (``GattCapture``)."""
-        self.gatt_entries.append(
-            {
-                "t": round(time.monotonic() - self._t0, 6),
-                "op": operation,
-                "characteristic": characteristic,
-                "hex": None if data is None else data.hex(),
-            }
-        )
+        self.gatt_operations.append(GattOperation.now(operation, characteristic, data))
 
     @property
     def sidecar(self) -> Path:
@@ -150,8 +143,8 @@ class BleCaptureFile:
                 else:
                     write_pcapng(out, self.snooper.packets)
             return [self.path]
-        if self.gatt_entries:
-            lines = [json.dumps(entry) for entry in self.gatt_entries]
-            self.sidecar.write_text("".join(line + "\n" for line in lines))
+        if self.gatt_operations:
+            with self.sidecar.open("wb") as out:
+                write_gatt_pcapng(out, self.gatt_operations)
             return [self.sidecar]
         return []

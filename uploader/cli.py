@@ -3,8 +3,9 @@
     diahil upload DEVICE --cloud URL --timezone TZ [--email E --password P] [--json]
     diahil scan [--ble-transport MONIKER]
 
-DEVICE: ``usb``, ``usb:VID:PID[:SERIAL]``, ``ble``, ``ble:ADDRESS`` or ``ble:NAME``. Bluetooth
-goes through the system's stack, or with ``--ble-transport`` through the project's Bumble
+DEVICE: ``usb``, ``usb:VID:PID[:SERIAL]``, ``ble``, ``ble:ADDRESS``, ``ble:NAME`` or
+``usbip://HOST:PORT/BUSID`` (a USB device exported over USB/IP: ``uploader.transports.usbip``).
+Bluetooth goes through the system's stack, or with ``--ble-transport`` through the project's Bumble
 central (``usb:0`` for an HCI dongle, ``tcp-client:HOST:PORT`` for an emulator process).
 Credentials come from ``--cloud``/``--email``/``--password`` (or ``DIAHIL_CLOUD``,
 ``DIAHIL_EMAIL``, ``DIAHIL_PASSWORD``), else from the current account (``--account NAME``,
@@ -209,7 +210,10 @@ def _write_bundle(
 
 def upload_command(
     device: Annotated[
-        str, typer.Argument(help="usb, usb:VID:PID[:SERIAL], ble, ble:ADDRESS or ble:NAME")
+        str,
+        typer.Argument(
+            help="usb, usb:VID:PID[:SERIAL], ble, ble:ADDRESS, ble:NAME or usbip://HOST:PORT/BUSID"
+        ),
     ] = "usb",
     cloud: CloudOption = "",
     timezone: Annotated[

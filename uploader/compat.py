@@ -10,7 +10,9 @@ the firmware of the public header in ../shared/specs/contour-usb.md; the other C
 models are held to the same header format (emulated in emulator/devices/contour_usb.py).
 For the Bluetooth profiles (GLS, CGMS, IDS) it is the firmware of the devices the suite emulates
 (emulator/devices/ble.py, hil/devices.py). Adding a model or lowering a minimum takes a
-capture from a real device and a passing test.
+capture from a real device and a passing test. For MiniMed 600-series pumps the version
+checked is the Contour Next Link 2.4's (its ASTM header; the pump reports none over the link),
+01.24 as in the public Contour header.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ TABLE: tuple[SupportedModel, ...] = (
     SupportedModel("gls", "diahil GLS meter", "1.0.0", "Bluetooth (GLS)"),
     SupportedModel("cgms", "diahil CGM", "1.0.0", "Bluetooth (CGMS)"),
     SupportedModel("ids-pump", "diahil IDS pump", "1.2.0", "Bluetooth (IDS)"),
+    SupportedModel("minimed600", "MiniMed 600 series", "01.24", "USB (Contour Next Link 2.4)"),
 )
 
 UNKNOWN_FIRMWARE = frozenset({"", "unknown"})

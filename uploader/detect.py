@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bumble.snoop import Snooper
 
-from uploader.device_spec import BleSelector, DeviceSelector, UsbSelector
+from uploader.device_spec import BleSelector, DeviceSelector, UsbipSelector, UsbSelector
 from uploader.drivers import detect_usb
 from uploader.drivers.base import Driver
 from uploader.drivers.cgms import CgmsDriver
@@ -25,6 +25,7 @@ from uploader.pairing import PasskeyProvider
 from uploader.transports.ble import Advertisement, BleStack, GattCapture, scan
 from uploader.transports.bumble_central import HciEndpoint
 from uploader.transports.usb import UsbBackend, default_backend
+from uploader.transports.usbip import UsbipBackend
 
 BLE_DRIVERS: dict[
     str, Callable[[BleStack, Advertisement, PasskeyProvider | None, float], Driver]
@@ -59,7 +60,13 @@ async def detect(
 ) -> tuple[Driver, BleStack | None]:
     """The driver for the device ``selector`` names, and the Bluetooth stack it needs closed."""
     if isinstance(selector, UsbSelector):
-        backend = options.usb_backend if options.usb_backend is not None else default_backend()
+        backend: UsbBackend
+        if isinstance(selector, UsbipSelector) and selector.address is not None:
+            backend = UsbipBackend(selector.address)  # the URL names the transport
+        elif options.usb_backend is not None:
+            backend = options.usb_backend
+        else:
+            backend = default_backend()
         if options.usb_wrap is not None:
             backend = options.usb_wrap(backend)
         driver = await asyncio.to_thread(detect_usb, selector, backend, options.device_timeout_ms)

@@ -7,6 +7,7 @@ Forms:
     ``ble``                      the one supported Bluetooth device advertising nearby
     ``ble:ADDRESS``              a Bluetooth device by address (``AA:BB:CC:DD:EE:FF``)
     ``ble:NAME``                 a Bluetooth device by its advertised name
+    ``usbip://HOST:PORT/BUSID``  a USB device exported over USB/IP (``usbip list -r HOST``)
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import re
 from dataclasses import dataclass
 
 from uploader.errors import UsageError
+from uploader.transports.usbip import UsbipAddress, parse_usbip_url
 
 FORMS = (
     "usb, usb:VID:PID, usb:VID:PID:SERIAL (VID and PID in hexadecimal, e.g. usb:1a79:7410), "
-    "ble, ble:ADDRESS or ble:NAME"
+    "ble, ble:ADDRESS, ble:NAME or usbip://HOST:PORT/BUSID"
 )
 _ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
@@ -39,6 +41,16 @@ class UsbSelector:
             return "usb"
         text = f"usb:{self.vendor_id:04x}:{self.product_id or 0:04x}"
         return f"{text}:{self.serial_number}" if self.serial_number else text
+
+
+@dataclass(frozen=True)
+class UsbipSelector(UsbSelector):
+    """A USB device exported over USB/IP: reached through the USB/IP client backend."""
+
+    address: UsbipAddress | None = None
+
+    def __str__(self) -> str:
+        return str(self.address)
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,8 @@ def _hex_id(text: str, what: str, spec: str) -> int:
 
 def parse_device(spec: str) -> DeviceSelector:
     """The selector for ``spec``; ``UsageError`` naming the accepted forms otherwise."""
+    if spec.strip().lower().startswith("usbip:"):
+        return UsbipSelector(address=parse_usbip_url(spec))
     kind, _, rest = spec.strip().partition(":")
     if kind.lower() == "ble":
         if not rest:

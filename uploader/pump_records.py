@@ -109,6 +109,9 @@ class PumpSettingsSnapshot:
     """(low, high) in mg/dL."""
     active: dict[str, int] = field(default_factory=dict)
     """Active template number by kind: basal, isf, carb, target."""
+    schedule_names: dict[int, str] = field(default_factory=dict)
+    """The pump's own names of its schedules by number (MiniMed: "Pattern 1", "Work Day"...,
+    and "Default" for its one set of Bolus Wizard settings); others are ``Template <n>``."""
 
 
 @dataclass

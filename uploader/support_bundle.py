@@ -13,7 +13,7 @@ A zip with, for one upload (successful or not):
   recent runs, from the state database;
 - ``capture.jsonl`` (with ``--capture FILE``): the raw exchange with the device
   (``uploader.capture``), and the capture file itself (``capture/FILE``: usbmon pcap/pcapng,
-  btsnoop...), as written, for Wireshark and ``diahil replay``.
+  btsnoop, a GATT-level ``.gatt.pcapng``...), as written, for Wireshark and ``diahil replay``.
 
 Secrets never reach the zip: the password, session tokens and passkeys the run used are
 registered in its log and every file's text is scrubbed of them; fields named like secrets
@@ -199,8 +199,8 @@ def readme(
         capture_line += (
             "\n  capture/         the capture file (usbmon .pcap/.pcapng for USB, HCI .btsnoop/"
             "\n                   .pcapng for Bluetooth: open it in Wireshark, or replay it"
-            "\n                   with `diahil replay capture/FILE`; a .gatt.jsonl is a"
-            "\n                   Bluetooth GATT log, for reading only)"
+            "\n                   with `diahil replay capture/FILE`; a .gatt.pcapng is a"
+            "\n                   Bluetooth GATT log, for Wireshark only)"
         )
     return f"""diahil support bundle
 =====================

@@ -31,6 +31,11 @@ from bumble.transport.common import AsyncPipeSink, Transport, TransportSink, Tra
 
 DEFAULT_HOST_ADDRESS = "C0:FF:EE:00:00:01"
 
+#: Path attenuation (dB) at which a device's link is lost. A BLE link at bench distance has
+#: about 35-40 dB of margin (about -60 dBm received against a receiver sensitivity near
+#: -95 dBm), so an attenuator at 40 dB or more drops it; below that the link is clean.
+LINK_LOSS_DB = 40.0
+
 
 class _ResettableController(Controller):
     """A virtual controller whose HCI Reset drops its links, as a real controller's does."""
@@ -93,6 +98,34 @@ class Air:
             host, port = server.sockets[0].getsockname()[:2]
             return f"tcp-server:{host}:{port}"
         return moniker
+
+    def set_attenuation(self, address: str, db: float) -> None:
+        """Attenuate the radio path of the controller at ``address`` by ``db``.
+
+        At ``LINK_LOSS_DB`` or more the device is out of range: its links end as after a
+        supervision timeout (both ends see HCI_CONNECTION_TIMEOUT_ERROR), nobody hears its
+        advertising and it can be reached by nobody. Below that it is back on the air.
+        Call from the air's loop."""
+        controller = next(
+            (
+                c
+                for c in reversed(self._controllers)
+                if c.public_address.to_string(False) == address.upper()
+            ),
+            None,
+        )
+        if controller is None:
+            raise ValueError(f"no device at {address} on the air")
+        if db >= LINK_LOSS_DB and controller in self.link.controllers:
+            reason = hci.HCI_CONNECTION_TIMEOUT_ERROR
+            for connection in list(controller.le_connections.values()):
+                connection.send_ll_control_pdu(ll.TerminateInd(reason))
+                controller.on_le_disconnected(connection, reason)
+            self.link.remove_controller(controller)
+            controller.link = None  # type: ignore[assignment]  # bumble checks `if self.link`
+        elif db < LINK_LOSS_DB and controller not in self.link.controllers:
+            controller.link = self.link
+            self.link.add_controller(controller)
 
     def remove(self, controller: Controller) -> None:
         """Take a controller off the air (a device switched off)."""

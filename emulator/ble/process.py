@@ -7,14 +7,17 @@ central; a control endpoint (``emulator.control``) serves the display, the ledge
 faults. When everything is up the
 process prints, and flushes, one ``key: value`` line each for ``device``, ``name``,
 ``address``, ``serial``, ``hci`` (the moniker actually served, with the real port when
-asked for port 0) and ``control`` (the endpoint's URL), then a line ``ready``. SIGINT or
-SIGTERM stops it cleanly (exit status 0).
+asked for port 0) and ``control`` (the endpoint's URL), then a line ``ready``; with
+``json`` (``--json``) instead one line, a JSON object with those keys and the device's
+identity (model, serial number, firmware, seed, days). SIGINT or SIGTERM stops it cleanly
+(exit status 0).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -53,6 +56,8 @@ class EmulatorOptions:
     """IANA zone of the person (ids-pump: the pump's clock and daylight-saving changes)."""
     clock_changes: bool = True
     connection_interval_ms: float = 0.0
+    json: bool = False
+    """Print the identity as one JSON line (instead of ``key: value`` lines and ``ready``)."""
 
 
 class StartupError(Exception):
@@ -126,16 +131,22 @@ async def run(
         except OSError as error:
             where = f"{options.control_host}:{options.control_port}"
             raise StartupError(f"cannot serve the control endpoint on {where}: {error}") from None
-        for key, value in (
+        shown = (
             ("device", options.kind),
             ("name", device.name),
             ("address", device.address),
             ("serial", device.serial_number),
             ("hci", hci),
             ("control", control.url),
-        ):
-            print(f"{key}: {value}", file=out)
-        print("ready", file=out, flush=True)
+        )
+        if options.json:
+            identity: dict[str, object] = {**dict(shown), **device.identity()}
+            identity.update(seed=options.seed, days=options.days)
+            print(json.dumps(identity), file=out, flush=True)
+        else:
+            for key, value in shown:
+                print(f"{key}: {value}", file=out)
+            print("ready", file=out, flush=True)
         if on_ready is not None:
             on_ready(device)
         await stop.wait()

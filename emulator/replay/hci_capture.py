@@ -25,6 +25,13 @@ from pathlib import Path
 
 import dpkt
 
+from emulator.replay.truncation import (
+    PCAPNG_MAGIC,
+    btsnoop_cut_short,
+    cut_short_message,
+    pcap_cut_short,
+)
+
 LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR = 201
 BTSNOOP_MAGIC = b"btsnoop\0"
 BTSNOOP_H4 = 1002
@@ -99,12 +106,18 @@ def read_packets(path: Path) -> list[HciPacket]:
             f"({LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR}): it is not a Bluetooth HCI capture."
         )
     packets = []
-    for _ts, buf in reader:
-        raw = bytes(buf)
-        if len(raw) < 5:
-            continue
-        (direction,) = struct.unpack(">I", raw[:4])
-        packets.append(HciPacket(bool(direction & 1), raw[4:]))
+    try:
+        for _ts, buf in reader:
+            raw = bytes(buf)
+            if len(raw) < 5:
+                continue
+            (direction,) = struct.unpack(">I", raw[:4])
+            packets.append(HciPacket(bool(direction & 1), raw[4:]))
+    except (ValueError, struct.error, dpkt.dpkt.Error):
+        raise CaptureError(cut_short_message(path, len(packets))) from None
+    whole = None if data[:4] == PCAPNG_MAGIC else pcap_cut_short(data)
+    if whole is not None:
+        raise CaptureError(cut_short_message(path, whole))
     return packets
 
 
@@ -112,6 +125,9 @@ def _btsnoop(data: bytes, path: Path) -> list[HciPacket]:
     _version, datalink = struct.unpack(">II", data[8:16])
     if datalink != BTSNOOP_H4:
         raise CaptureError(f"{path} is btsnoop with datalink {datalink}; only H4 (1002) is read.")
+    whole = btsnoop_cut_short(data)
+    if whole is not None:
+        raise CaptureError(cut_short_message(path, whole))
     packets, offset = [], 16
     while offset + 24 <= len(data):
         _orig, included, flags, _drops, _ts = struct.unpack(">IIIIq", data[offset : offset + 24])

@@ -27,6 +27,8 @@ from typing import Any
 
 import dpkt
 
+from emulator.replay.truncation import PCAPNG_MAGIC, cut_short_message, pcap_cut_short
+
 LINKTYPE_USB_LINUX = 189
 LINKTYPE_USB_LINUX_MMAPPED = 220
 LINKTYPE_USBPCAP = 249
@@ -42,7 +44,6 @@ TRANSFER_NAMES = {
 
 _USBMON = struct.Struct("<QBBBBHBBqiiII8s")  # the first 48 bytes, common to 189 and 220
 _USBPCAP = struct.Struct("<HQIHBHHBBI")  # 27 bytes, packed
-_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 # USBD_STATUS values (Windows usb.h) and the errno libusb reports for them.
 _USBD_ERRNO = {
@@ -126,17 +127,25 @@ class UsbCapture:
 
 
 def _packets(path: Path) -> tuple[int, list[bytes]]:
+    packets: list[bytes] = []
+    reader: Any = None
     try:
         with path.open("rb") as stream:
             magic = stream.read(4)
             stream.seek(0)
-            reader: Any = (
-                dpkt.pcapng.Reader(stream) if magic == _PCAPNG_MAGIC else dpkt.pcap.Reader(stream)
+            reader = (
+                dpkt.pcapng.Reader(stream) if magic == PCAPNG_MAGIC else dpkt.pcap.Reader(stream)
             )
-            return int(reader.datalink()), [bytes(buf) for _ts, buf in reader]
+            packets.extend(bytes(buf) for _ts, buf in reader)
+            whole = None if magic == PCAPNG_MAGIC else pcap_cut_short(path.read_bytes())
+            if whole is not None:  # dpkt hands over a cut last record as if it were whole
+                raise CaptureFormatError(cut_short_message(path, whole))
+            return int(reader.datalink()), packets
     except OSError as exc:
         raise CaptureFormatError(f"{path} cannot be read: {exc.strerror or exc}") from exc
     except (ValueError, struct.error, dpkt.Error) as exc:
+        if reader is not None:  # the file header was fine: the file stops inside a record
+            raise CaptureFormatError(cut_short_message(path, len(packets))) from exc
         raise CaptureFormatError(
             f"{path} is not a pcap or pcapng capture file ({exc or type(exc).__name__})"
         ) from exc

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.replay.usb_capture import BULK, CONTROL, INTERRUPT, Transfer, UsbCapture
@@ -235,8 +236,14 @@ class ReplayUsbDevice(VirtualUsbDevice):
         return len(data)
 
     def read_in(
-        self, endpoint: int, size: int, timeout_ms: int, generation: int | None = None
+        self,
+        endpoint: int,
+        size: int,
+        timeout_ms: int,
+        generation: int | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> bytes:
+        """The recorded answer at once: it never waits, so it has nothing to cancel."""
         self._require_connected(generation)
         got = f"IN 0x{endpoint:02x}"
         recorded = self._next(got, b"")

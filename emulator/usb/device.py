@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.faults import FaultPlan
@@ -33,6 +34,10 @@ class EndpointStalled(Exception):
 
 class TransferTimedOut(Exception):
     """No data within the host's timeout (libusb: LIBUSB_ERROR_TIMEOUT)."""
+
+
+class TransferCancelled(Exception):
+    """The host cancelled a pending transfer (a USB/IP CMD_UNLINK); no data was taken."""
 
 
 @dataclass
@@ -145,15 +150,24 @@ class VirtualUsbDevice:
             self._cv.notify_all()
 
     def read_in(
-        self, endpoint: int, size: int, timeout_ms: int, generation: int | None = None
+        self,
+        endpoint: int,
+        size: int,
+        timeout_ms: int,
+        generation: int | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> bytes:
         """The host reads IN ``endpoint``; ``timeout_ms`` 0 waits forever, as in libusb. A read
-        through a handle of an earlier attachment (``generation``) fails as unplugged."""
+        through a handle of an earlier attachment (``generation``) fails as unplugged. A
+        waiting read whose ``cancelled()`` turns true (checked whenever the device is woken,
+        see ``wake``) raises ``TransferCancelled`` without taking any data."""
         deadline = None if timeout_ms == 0 else time.monotonic() + timeout_ms / 1000
         with self._cv:
             self._check_link(endpoint)
             while True:
                 self._require_connected(generation)
+                if cancelled is not None and cancelled():
+                    raise TransferCancelled()
                 if endpoint in self._halted:
                     raise EndpointStalled()
                 queue = self._in.get(endpoint)
@@ -176,6 +190,11 @@ class VirtualUsbDevice:
                         raise TransferTimedOut()
                     wait = remaining if wait is None else min(wait, remaining)
                 self._cv.wait(wait)
+
+    def wake(self) -> None:
+        """Wake every waiting read so it checks whether it was cancelled."""
+        with self._cv:
+            self._cv.notify_all()
 
     # ---- host -> device ----------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 the uploader over its Bumble central, every HCI packet recorded (``--capture FILE``) as
 btsnoop and as pcapng, and Wireshark's own dissectors decoding what crossed the link:
 SMP pairing, the encryption it switched on, the RACP requests and indications, and one
-Glucose Measurement notification per record in the meter's ledger."""
+Glucose Measurement notification per record in the meter's ledger. Where the stack gives no
+HCI (the OS stack), the GATT-level log is a pcapng that tshark decodes as ATT as well."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from emulator.ble import GlsMeter
+from hil.cli import build_app
 from hil.devices import EmulatedBleDevice
 from hil.harness import UploadHarness
 from hil.system_programs import needs_program
@@ -124,3 +127,41 @@ def test_a_gls_upload_over_bumble_opens_in_tshark(
     # One Glucose Measurement notification per record the meter holds.
     measurements = [n for n in att(packets, "0x1b") if uuid_of(n) == GLUCOSE_MEASUREMENT]
     assert len(measurements) == len(meter.peripheral.model.ledger()) == result.records_read
+
+
+def test_a_gatt_level_log_opens_in_tshark(
+    make_gls_meter: Any, ble_uploader: UploadHarness, tmp_path: Path
+) -> None:
+    """Where the stack gives no HCI packets (the OS stack), only the uploader's own GATT
+    operations are recorded: the sidecar pcapng decodes as ATT, in order, with the
+    characteristic of each in its comment."""
+    meter: EmulatedBleDevice[GlsMeter] = make_gls_meter(seed=6, days=4)
+    capture = BleCaptureFile(tmp_path / "phone.btsnoop", "btsnoop")
+    result = ble_uploader.upload_ble(meter, ble_capture=capture.gatt)  # no HCI snooper
+    assert result.status == "uploaded"
+    (written,) = capture.write()
+    assert written.name == "phone.btsnoop.gatt.pcapng" and not capture.path.exists()
+    decoded = [
+        (layers["pkt_comment"]["frame.comment"], layers["btatt"]) for layers in tshark(written)
+    ]
+
+    def values(opcode: str, uuid16: str, sender: str) -> list[bytes]:
+        """The values of the ATT PDUs with ``opcode`` whose comment names the characteristic."""
+        named = f" 0000{uuid16}-0000-1000-8000-00805f9b34fb ({sender})"
+        return [
+            bytes.fromhex(layer.get("btatt.value", "").replace(":", ""))
+            for note, layer in decoded
+            if layer["btatt.opcode"] == opcode and note.endswith(named)
+        ]
+
+    uploader, device = "uploader -> device", "device -> uploader"
+    assert values("0x12", RACP[2:], uploader) == [b"\x04\x01", b"\x01\x01"]  # count, report
+    assert values("0x0b", SERIAL_NUMBER[2:], device) == [meter.peripheral.serial_number.encode()]
+    measurements = values("0x1b", GLUCOSE_MEASUREMENT[2:], device)
+    assert len(measurements) == len(meter.peripheral.model.ledger()) == result.records_read
+    assert len({m[1:3] for m in measurements}) == len(measurements)  # sequence numbers
+
+    renamed = written.rename(tmp_path / "from-the-user.pcapng")  # a log cannot be replayed
+    replayed = CliRunner().invoke(build_app(), ["replay", str(renamed), "--json"])
+    assert replayed.exit_code == 2, replayed.output
+    assert "is a GATT-level log" in json.loads(replayed.stdout)["message"]

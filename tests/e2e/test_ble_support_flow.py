@@ -1,7 +1,8 @@
 """The support engineer's Bluetooth path, end to end: a user's upload with
 ``--capture FILE.btsnoop --support-bundle`` against a meter in another process (reached over
 a Bumble HCI transport, as a dongle is), then ``diahil replay`` of the capture taken out of
-the bundle, on the engineer's desk, with the meter gone: the same readings arrive. And the
+the bundle, on the engineer's desk, with the meter gone: the same readings arrive, and
+``diahil reproduce`` of the bundle puts the meter's ledger into a fresh cloud. And the
 replay served to an uploader in another process (``diahil replay FILE --hci ...``)."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hil.devices import EmulatedBleDevice
 from hil.harness import UploadHarness
 from hil.oracle import compare_with_ledger, expected_smbg
 from hil.processes import EmulatorProcess
+from hil.reproduce import BundleProblem, reproduce
 from uploader.ble_capture import BleCaptureFile
 from uploader.cli import execute
 from uploader.pairing import fixed_passkey
@@ -94,6 +96,45 @@ def test_capture_in_the_bundle_replays_on_the_desk(
     expected = expected_smbg(model, hil_timezone, out_of_range="unknown")
     compare_with_ledger(expected, user_data).assert_exact()
     assert body["records_read"] == uploaded["records_read"] == len(model.ledger())
+
+    # `diahil reproduce` of the bundle itself: the same upload, the ledger in a fresh cloud.
+    fresh = InProcessCloud()
+    try:
+        again = reproduce(bundle, tmp_path / "reproduce", cloud=fresh)
+        assert again.reproduced, again.verdict()
+        assert again.verdict().startswith("reproduced: the upload succeeded again")
+        assert "Bluetooth" in again.device and again.divergence is None
+        assert again.replayed.datums == uploaded["datums"] and again.account is not None
+        in_fresh = CloudInspector(fresh.base_url, fresh.transport()).data(
+            again.account, type="smbg"
+        )
+    finally:
+        fresh.close()
+    compare_with_ledger(expected, in_fresh).assert_exact()
+    command = CliRunner().invoke(build_app(), ["reproduce", str(bundle), "--json"])
+    assert command.exit_code == 0, command.output
+    said = json.loads(command.stdout)
+    assert said["reproduced"] is True and said["replayed"]["datums"] == uploaded["datums"]
+
+    # Without the HCI capture (the user left out --capture, or the OS stack gave only a
+    # GATT log) the bundle says what is missing and how to get it.
+    gatt_log = BleCaptureFile(tmp_path / "desk" / "meter.btsnoop", "btsnoop")
+    gatt_log.gatt("read", "00002a25-0000-1000-8000-00805f9b34fb", b"SN")
+    (gatt_file,) = gatt_log.write()
+    for kept, problem_text in (
+        (None, "without an HCI capture"),
+        (gatt_file, "meter.btsnoop.gatt.pcapng in .* holds no Bluetooth HCI packets"),
+    ):
+        stripped = tmp_path / "desk" / f"without-hci-{kept is None}.zip"
+        with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(stripped, "w") as target:
+            for name in source.namelist():
+                if not name.startswith("capture"):
+                    target.writestr(name, source.read(name))
+            if kept is not None:
+                target.write(kept, f"capture/{kept.name}")
+        with pytest.raises(BundleProblem, match=problem_text) as problem:
+            reproduce(stripped, tmp_path / "reproduce-stripped")
+        assert "--capture FILE.btsnoop" in str(problem.value)
 
 
 def test_a_replay_served_to_an_uploader_in_another_process(

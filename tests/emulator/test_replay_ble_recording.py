@@ -123,20 +123,39 @@ def test_the_recording_has_the_device_its_database_and_its_exchanges() -> None:
     assert recording.name(4) == "handle 0x0004 (UUID 2a19 / 2902)"
 
 
-def test_btsnoop_and_pcapng_files_read_back_the_same(tmp_path: Path) -> None:
-    packets = session()
+def capture_files(tmp_path: Path, packets: list[HciPacket]) -> list[Path]:
+    """``packets`` as btsnoop, pcapng and pcap files."""
     snoop = tmp_path / "s.btsnoop"
     with snoop.open("wb") as out:
         out.write(b"btsnoop\0" + struct.pack(">II", 1, 1002))
         for p in packets:
             out.write(struct.pack(">IIIIq", len(p.h4), len(p.h4), int(p.received), 0, 0) + p.h4)
-    pcapng = tmp_path / "s.pcapng"
-    with pcapng.open("wb") as out:
-        writer = dpkt.pcapng.Writer(out, linktype=201)
-        for p in packets:
-            writer.writepkt(struct.pack(">I", int(p.received)) + p.h4, ts=0.0)
-    for path in (snoop, pcapng):
+    files = [snoop]
+    for name, writer_class in (("s.pcapng", dpkt.pcapng.Writer), ("s.pcap", dpkt.pcap.Writer)):
+        files.append(tmp_path / name)
+        with files[-1].open("wb") as out:
+            writer = writer_class(out, linktype=201)
+            for p in packets:
+                writer.writepkt(struct.pack(">I", int(p.received)) + p.h4, ts=0.0)
+    return files
+
+
+def test_btsnoop_and_pcapng_files_read_back_the_same(tmp_path: Path) -> None:
+    packets = session()
+    for path in capture_files(tmp_path, packets):
         assert read_capture(path).packets == packets
+
+
+@pytest.mark.parametrize("cut", [3, 30])  # inside the last record: its data; its header too
+def test_a_capture_cut_short_is_refused_as_such(tmp_path: Path, cut: int) -> None:
+    """A file copied halfway would replay a last packet the device never sent in full."""
+    packets = session()
+    for path in capture_files(tmp_path, packets):
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) - cut])  # the last packet is 14 bytes of H4
+        expected = f"cut short: it ends inside record {len(packets)}, after {len(packets) - 1} "
+        with pytest.raises(CaptureError, match=expected):
+            read_capture(path)
 
 
 def test_a_capture_of_something_else_is_refused_with_its_link_type(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import struct
 from pathlib import Path
+from typing import Any
 
 import dpkt
 import pytest
@@ -154,3 +155,22 @@ def test_files_that_are_not_usb_captures(tmp_path: Path) -> None:
     text.write_text("hello")
     with pytest.raises(CaptureFormatError, match="not a pcap or pcapng"):
         read_usb_capture(text)
+
+
+@pytest.mark.parametrize("pcapng", [False, True])
+def test_a_capture_cut_short_says_so(tmp_path: Path, pcapng: bool) -> None:
+    """A capture copied halfway (or written by an uploader that was killed) is named as cut
+    short, with the records it does hold, not as a file of another kind."""
+    records = [usbmon(7, "S", INTERRUPT, 0x81), usbmon(7, "C", INTERRUPT, 0x81, b"\x01" * 64)]
+    whole = tmp_path / "whole.pcap"
+    with whole.open("wb") as out:
+        writer: Any = (dpkt.pcapng.Writer if pcapng else dpkt.pcap.Writer)(
+            out, linktype=220, snaplen=65535
+        )
+        for i, record in enumerate(records):
+            writer.writepkt(record, ts=1_700_000_000 + i / 1000)
+    assert len(read_usb_capture(whole).transfers) == 1
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole.read_bytes()[:-20])
+    with pytest.raises(CaptureFormatError, match="cut short: it ends inside record 2, after 1 "):
+        read_usb_capture(cut)

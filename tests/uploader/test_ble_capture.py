@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dpkt
 import pytest
 from bumble.snoop import Snooper
 
@@ -79,17 +79,29 @@ def test_a_recorder_keeps_packets_both_ways_up_to_its_limit() -> None:
 
 
 def test_without_hci_the_gatt_operations_go_to_a_sidecar(tmp_path: Path) -> None:
+    """Each GATT operation as its ATT PDU behind Wireshark's exported-PDU tags (link type 252:
+    tag 12 names the ``btatt`` dissector, tag 0 ends them), with a comment naming it (that
+    tshark decodes it is checked in tests/e2e/test_ble_capture.py)."""
     capture = BleCaptureFile(tmp_path / "phone.pcapng", "pcapng")
     capture.gatt("write", "00002a52-0000-1000-8000-00805f9b34fb", bytes([0x01, 0x01]))
     capture.gatt("notify", "00002a18-0000-1000-8000-00805f9b34fb", bytes([0x00, 0x2A]))
+    capture.gatt("read", "00002a25-0000-1000-8000-00805f9b34fb", b"SN1")
     (written,) = capture.write()
-    assert written == tmp_path / "phone.pcapng.gatt.jsonl"
+    assert written == tmp_path / "phone.pcapng.gatt.pcapng"
     assert not (tmp_path / "phone.pcapng").exists()
-    lines = [json.loads(line) for line in written.read_text().splitlines()]
-    assert [(e["op"], e["characteristic"][4:8], e["hex"]) for e in lines] == [
-        ("write", "2a52", "0101"),
-        ("notify", "2a18", "002a"),
+    with written.open("rb") as stream:
+        reader = dpkt.pcapng.Reader(stream)
+        assert reader.datalink() == 252
+        records = [bytes(buf) for _ts, buf in reader]
+    tags = b"\x00\x0c\x00\x08btatt\x00\x00\x00" + b"\x00\x00\x00\x00"
+    assert records == [
+        tags + b"\x12\x00\x00\x01\x01",  # Write Request, handle unknown (0)
+        tags + b"\x1b\x00\x00\x00\x2a",  # Handle Value Notification
+        tags + b"\x0bSN1",  # Read Response
     ]
+    raw = written.read_bytes()
+    assert b"write 00002a52-0000-1000-8000-00805f9b34fb (uploader -> device)" in raw
+    assert b"read 00002a25-0000-1000-8000-00805f9b34fb (device -> uploader)" in raw
 
 
 def test_nothing_exchanged_writes_nothing(tmp_path: Path) -> None:

@@ -67,6 +67,14 @@ def test_wrong_password_is_an_authentication_error() -> None:
 
 
 @respx.mock
+def test_a_locked_account_is_a_login_error_saying_when_it_unlocks() -> None:
+    locked = {"code": 423, "message": "account locked after 5 failed logins; it unlocks at 10:15"}
+    respx.post(f"{URL}/auth/login").mock(return_value=httpx.Response(423, json=locked))
+    with pytest.raises(AuthenticationFailed, match=r"locked the account: .* unlocks at 10:15"):
+        run(lambda c: c.login("pat@example.test", "pw"))
+
+
+@respx.mock
 def test_5xx_is_retried_with_backoff_then_succeeds() -> None:
     respx.post(f"{URL}/auth/login").mock(return_value=LOGIN_OK)
     route = respx.post(f"{URL}/v1/data_sets/s1/data").mock(

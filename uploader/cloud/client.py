@@ -173,6 +173,10 @@ class CloudClient:
                     raise AuthenticationFailed(
                         f"The cloud did not accept {what}: {_server_message(response)}."
                     )
+                if status == 423 and not authenticated:  # too many wrong passwords
+                    raise AuthenticationFailed(
+                        f"The cloud locked the account: {_server_message(response)}."
+                    )
                 if status not in (429, 500, 502, 503, 504):
                     reason = _server_message(response)
                     raise UploadRejected(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from uploader.device_spec import UsbSelector
-from uploader.drivers import contour_usb
+from uploader.drivers import contour_usb, minimed600
 from uploader.drivers.base import Driver
 from uploader.errors import DeviceAccessDenied
 from uploader.transports.usb import UsbBackend, UsbDeviceInfo, find_devices
@@ -33,6 +33,12 @@ USB_DRIVERS: tuple[UsbDriverEntry, ...] = (
         contour_usb.supports,
         contour_usb.ContourUsbDriver,
         tuple((contour_usb.VENDOR_ID, pid, name) for pid, name in contour_usb.MODELS.items()),
+    ),
+    UsbDriverEntry(
+        "MiniMed 600-series pumps (through a Contour Next Link 2.4)",
+        minimed600.supports,
+        minimed600.MiniMed600Driver,
+        ((minimed600.VENDOR_ID, minimed600.PRODUCT_ID, minimed600.LINK_NAME),),
     ),
 )
 

@@ -55,4 +55,5 @@ def smbg_from_reading(reading: BgReading, identity: DeviceIdentity, times: TimeP
         units=reading.units,
         value=round(value) if reading.units == "mg/dL" else value,
         annotations=annotations,
+        sub_type=reading.sub_type,
     )

@@ -17,7 +17,8 @@ Follows ../shared/specs/tidepool-uploader/docs/checklisttemplates/PumpChecklist.
   known yet): the driver keeps it and the next upload sends it, so no duration is guessed;
 - device events: reservoir change, prime (tubing, with the volume), status suspended /
   resumed (with the reason), alarms (``other`` with the pump's own name in ``payload``);
-- settings: basal schedules by name (``Template <n>``), the active one, carb ratios,
+- settings: basal schedules by name (the pump's own, e.g. MiniMed ``Pattern 1``, else
+  ``Template <n>``), the active one, carb ratios,
   insulin sensitivities and targets (``low``/``high``), units as the pump reports them
   (IDS: mg/dL and grams).
 """
@@ -155,7 +156,12 @@ def basal_datums(
     identity: DeviceIdentity,
     times: TimeProcessor,
 ) -> list[Basal]:
-    name = schedule_name(basal.schedule) if basal.schedule is not None else None
+    names = settings.schedule_names if settings is not None else {}
+    name = (
+        names.get(basal.schedule) or schedule_name(basal.schedule)
+        if basal.schedule is not None
+        else None
+    )
     blocks = None
     if settings is not None and basal.schedule is not None:
         blocks = settings.basal_schedules.get(basal.schedule)
@@ -237,8 +243,14 @@ def event_datum(event: PumpEvent, identity: DeviceIdentity, times: TimeProcessor
     )
 
 
-def _named(schedules: dict[int, tuple[TimeBlock, ...]]) -> dict[str, tuple[TimeBlock, ...]]:
-    return {schedule_name(number): blocks for number, blocks in sorted(schedules.items())}
+def _named(
+    schedules: dict[int, tuple[TimeBlock, ...]], names: dict[int, str] | None = None
+) -> dict[str, tuple[TimeBlock, ...]]:
+    names = names or {}
+    return {
+        names.get(number) or schedule_name(number): blocks
+        for number, blocks in sorted(schedules.items())
+    }
 
 
 def settings_datum(
@@ -248,28 +260,30 @@ def settings_datum(
     return PumpSettings(
         **_placed(settings.device_time, None, times),  # type: ignore[arg-type]
         device_id=identity.device_id,
-        active_schedule=schedule_name(active)
+        active_schedule=settings.schedule_names.get(active) or schedule_name(active)
         if active is not None and active in settings.basal_schedules
         else None,
         basal_schedules={
             name: [BasalSegment(start=b.start_ms, rate=b.values[0]) for b in blocks]
-            for name, blocks in _named(settings.basal_schedules).items()
+            for name, blocks in _named(settings.basal_schedules, settings.schedule_names).items()
         },
         carb_ratios={
             name: [AmountSegment(start=b.start_ms, amount=b.values[0]) for b in blocks]
-            for name, blocks in _named(settings.carb_ratios).items()
+            for name, blocks in _named(settings.carb_ratios, settings.schedule_names).items()
         }
         or None,
         insulin_sensitivities={
             name: [AmountSegment(start=b.start_ms, amount=b.values[0]) for b in blocks]
-            for name, blocks in _named(settings.insulin_sensitivities).items()
+            for name, blocks in _named(
+                settings.insulin_sensitivities, settings.schedule_names
+            ).items()
         }
         or None,
         bg_targets={
             name: [
                 TargetSegment(start=b.start_ms, low=b.values[0], high=b.values[1]) for b in blocks
             ]
-            for name, blocks in _named(settings.bg_targets).items()
+            for name, blocks in _named(settings.bg_targets, settings.schedule_names).items()
         }
         or None,
         units=SettingsUnits(bg="mg/dL", carb="grams"),

@@ -1,0 +1,1 @@
+"""The bench rig: its CAN fixture (DBC, controller, emulated fixture), rig.toml and checks."""
