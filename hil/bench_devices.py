@@ -4,7 +4,8 @@ rig.toml is read and validated by ``hil.rig.config.load_rig`` (format in docs/be
 this is the plugin's view of it: the device of each kind (its DEVICE url, serial for the
 device lock, fixed passkey, the Bumble ``ble_transport`` when the bench's Bluetooth is not
 the system's, and an emulator's ``control`` URL when a bench "device" is an emulator
-process), and the rig capabilities markers ask for. A ``[can]`` fixture provides every
+process), its fixture ``port`` (whose display reader gives the pairing passkey when there is
+no fixed one), and the rig capabilities markers ask for. A ``[can]`` fixture provides every
 capability (each fixture port has the USB switches, supply, button, display reader and
 attenuator, docs/bench.md); a rig without one provides none.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import get_args
 
-from hil.rig.config import DeviceKind, RigConfigError, load_rig
+from hil.rig.config import CanConfig, DeviceKind, RigConfigError, load_rig
 
 DEVICE_KIND_NAMES: dict[str, str] = {
     "contour-usb": "a Contour USB glucose meter",
@@ -55,6 +56,7 @@ class BenchDevice:
     ble_transport: str | None = None
     passkey: int | None = None
     control: str | None = None
+    port: int | None = None
 
     @property
     def lock_key(self) -> str:
@@ -68,6 +70,8 @@ class BenchRig:
     name: str
     devices: list[BenchDevice] = field(default_factory=list)
     capabilities: frozenset[str] = frozenset()
+    can: CanConfig | None = None
+    """The fixture's CAN bus (rig.toml's ``[can]``), None when the rig has no fixture."""
 
     def device_of_kind(self, kind: str) -> BenchDevice | None:
         return next((d for d in self.devices if d.kind == kind), None)
@@ -89,8 +93,15 @@ def load_bench(path: Path) -> BenchRig:
             ble_transport=device.ble_transport,
             passkey=device.passkey,
             control=device.control,
+            port=device.port,
         )
         for name, device in config.devices.items()
     ]
     capabilities = frozenset(RIG_CAPABILITIES) if config.can is not None else frozenset()
-    return BenchRig(path=path, name=config.name, devices=devices, capabilities=capabilities)
+    return BenchRig(
+        path=path,
+        name=config.name,
+        devices=devices,
+        capabilities=capabilities,
+        can=config.can,
+    )

@@ -8,7 +8,8 @@ Wizard settings (one set on a 600) are keyed ``Default``. What the 600 adds, fro
 ledgers (``Minimed600Pump.sensor`` and ``.bg_readings``):
 
 - ``cbg`` from the pump's sensor history: one per reading, mg/dL, no trend;
-- ``smbg`` from the linked meter (``BG_READING`` events): subType ``linked``, mg/dL.
+- ``smbg`` from the linked meter (``BG_READING`` events): subType ``linked``, mg/dL;
+- ``wizard``, one per meal bolus, linked to its bolus (``hil.minimed600_wizard_oracle``).
 
 Time: placed as every pump datum is (``hil.pump_oracle``): bootstrapped to UTC when the
 ledger holds clock changes (``time`` the true instant, ``timezoneOffset`` displayed minus
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from emulator.devices.minimed600_pump import Minimed600Pump
+from hil.minimed600_wizard_oracle import ExpectedWizard, compare_wizards, expected_wizards
 from hil.oracle import ExpectedCbg, LedgerComparison
 from hil.pump_oracle import (
     ExpectedPump,
@@ -64,6 +66,7 @@ class ExpectedMinimed:
     pump: ExpectedPump
     cbg: list[ExpectedCbg]
     smbg: list[ExpectedLinkedSmbg]
+    wizard: list[ExpectedWizard] = field(default_factory=list)
 
 
 def _rename(value: Any) -> Any:
@@ -115,7 +118,9 @@ def expected_minimed(pump: Minimed600Pump, timezone: str) -> ExpectedMinimed:
     for reading in pump.bg_readings:
         device_time, time, offset = place(reading.at, reading.display)
         smbg.append(ExpectedLinkedSmbg(device_time, time, offset, reading.mg_dl))
-    return ExpectedMinimed(ExpectedPump(datums, _settings(ids.settings)), cbg, smbg)
+    return ExpectedMinimed(
+        ExpectedPump(datums, _settings(ids.settings)), cbg, smbg, expected_wizards(pump, timezone)
+    )
 
 
 def _glucose_problems(
@@ -188,13 +193,14 @@ def compare_linked_smbg(expected: ExpectedMinimed, cloud: list[dict[str, Any]]) 
 def compare_minimed_with_ledger(
     expected: ExpectedMinimed, cloud: list[dict[str, Any]]
 ) -> LedgerComparison:
-    """Everything the pump holds against the cloud: pump datums, ``cbg`` and linked ``smbg``
-    (each difference named with its kind)."""
+    """Everything the pump holds against the cloud: pump datums, ``cbg``, linked ``smbg`` and
+    ``wizard`` (each difference named with its kind)."""
     total = LedgerComparison()
     parts = (
         ("pump", compare_pump_with_ledger(expected.pump, cloud)),
         ("cbg", compare_cbg(expected, cloud)),
         ("smbg", compare_linked_smbg(expected, cloud)),
+        ("wizard", compare_wizards(expected.wizard, cloud)),
     )
     for kind, part in parts:
         total.expected += part.expected

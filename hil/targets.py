@@ -25,6 +25,8 @@ from hil.ble import BleWorld
 from hil.devices import EmulatedBleDevice, EmulatedUsbMeter, plug_contour_meter, start_gls_meter
 from hil.oracle import OutOfRangeRule
 from hil.processes import meter_model_from_control
+from hil.rig.config import CanConfig
+from hil.rig.display_passkey import can_fixture_display
 from uploader.pairing import PasskeyProvider, fixed_passkey
 from uploader.session import UploadResult
 
@@ -140,13 +142,17 @@ def control_display(control_url: str, timeout_s: float = 30.0) -> PasskeyProvide
     return read
 
 
-def bench_device(device: BenchDevice) -> TargetDevice:
+def bench_device(device: BenchDevice, can: CanConfig | None = None) -> TargetDevice:
     """The bench's device as rig.toml describes it: USB through libusb (``usb:``) or the
     uploader's USB/IP client (``usbip://``); Bluetooth through its ``ble_transport`` or the
-    system's stack. With a ``control`` URL (an emulator process), its display and ledger."""
+    system's stack. The pairing code: rig.toml's fixed ``passkey``, else the display read by
+    the CAN fixture (``can``) on the device's ``port``, else an emulator's ``control`` URL.
+    With a ``control`` URL (an emulator process), its ledger."""
     passkey: PasskeyProvider | None = None
     if device.passkey is not None:
         passkey = fixed_passkey(f"{device.passkey:06d}")
+    elif can is not None and device.port is not None:
+        passkey = can_fixture_display(can, device.port, device.name)
     elif device.control is not None:
         passkey = control_display(device.control)
     control = device.control

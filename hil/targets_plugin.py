@@ -190,7 +190,7 @@ def hil_device(request: pytest.FixtureRequest, hil_rig: BenchRig | None) -> Iter
         return
     found = hil_rig.device_of_kind(kind)
     assert found is not None  # collection skipped the test otherwise
-    device = bench_device(found)
+    device = bench_device(found, hil_rig.can)
     config = request.config
     with hold_device(
         Path(str(config.getoption("--hil-lock-dir"))),

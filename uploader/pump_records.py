@@ -44,6 +44,9 @@ class PumpBolus:
     expected_duration_ms: int
     automated: bool = False
     """Commanded by an automated insulin delivery controller."""
+    link: int | None = None
+    """The pump's own identity of the bolus (MiniMed: its programmed event's RTC), when a
+    bolus calculator record refers to it (``PumpWizard.bolus_link``)."""
 
     @property
     def interrupted(self) -> bool:
@@ -89,6 +92,28 @@ class PumpEvent:
 
 
 @dataclass(frozen=True)
+class PumpWizard:
+    """One use of the pump's bolus calculator, in the units the pump used."""
+
+    device_time: datetime
+    index: int
+    bg_units: Literal["mg/dL", "mmol/L"]
+    carb_units: Literal["grams", "exchanges"]
+    bg_input: float | None
+    carb_input: float
+    insulin_carb_ratio: float
+    insulin_sensitivity: float
+    target_low: float
+    target_high: float
+    insulin_on_board: float
+    recommended_carb: float
+    recommended_correction: float
+    recommended_net: float
+    bolus_link: int | None = None
+    """``PumpBolus.link`` of the bolus the calculation led to (None: no bolus followed)."""
+
+
+@dataclass(frozen=True)
 class TimeBlock:
     start_ms: int
     """Milliseconds after midnight."""
@@ -121,6 +146,7 @@ class PumpHistory:
     boluses: list[PumpBolus] = field(default_factory=list)
     basals: list[PumpBasal] = field(default_factory=list)
     events: list[PumpEvent] = field(default_factory=list)
+    wizards: list[PumpWizard] = field(default_factory=list)
     settings: PumpSettingsSnapshot | None = None
     """The settings read at upload (normalization needs their schedules every time)."""
     settings_changed: bool = True
@@ -129,11 +155,12 @@ class PumpHistory:
 
     @property
     def record_count(self) -> int:
-        return len(self.boluses) + len(self.basals) + len(self.events)
+        return len(self.boluses) + len(self.basals) + len(self.events) + len(self.wizards)
 
     def device_times(self) -> list[datetime]:
         """The device time of every record (basals: their ends too)."""
         out = [b.device_time for b in self.boluses] + [e.device_time for e in self.events]
+        out += [w.device_time for w in self.wizards]
         for basal in self.basals:
             out += [
                 basal.device_time,

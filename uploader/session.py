@@ -61,6 +61,7 @@ from uploader.transports.ble import GattCapture
 from uploader.transports.bumble_central import HciEndpoint
 from uploader.transports.usb import UsbBackend
 from uploader.verify import PROVENANCE, Mismatch, VerificationReport, compare
+from uploader.wizard_links import WizardLinks
 
 CLIENT_NAME = "org.diahil.uploader"
 
@@ -290,6 +291,7 @@ async def _upload(
             placing = time_processor(data, times.timezone, data.computer_clock)
             normalized = normalize(data, placing)
             datums = [d.to_json() for d in normalized.datums]
+            links = WizardLinks(normalized.datums, datums)
         result = _summary(cloud.base_url, user.user_id, data, normalized.datums, datums, steps)
         result.control_solution_skipped = normalized.control_solution_skipped
         _check_clock(result, data, placing, options.clock_warning)
@@ -299,7 +301,8 @@ async def _upload(
         if datums:
             with steps(Step.RECONCILE, kept=NOTHING_UPLOADED):
                 before = await _read_back(cloud, datums, normalized.datums, identity)
-                to_send = _missing(datums, before, known, result)
+                links.resolve(before)  # wizards whose bolus is not in the cloud yet wait
+                to_send = _missing(links.ready(datums), before, known, result)
         result.new_datums = sum(1 for d in to_send if record_key(d) not in known)
         result.resent = len(to_send) - result.new_datums
 
@@ -322,7 +325,7 @@ async def _upload(
                 stored = await _read_back(cloud, datums, normalized.datums, identity)
                 # What this run sent must come back exactly; what the cloud held before
                 # may carry the drift measured then.
-                report = compare(datums, stored, ignore=PROVENANCE)
+                report = compare(links.ready(datums), stored, ignore=PROVENANCE)
                 flagged = {m.key for m in report.mismatched}
                 report.mismatched += [
                     m for m in compare(to_send, stored).mismatched if m.key not in flagged
@@ -333,6 +336,10 @@ async def _upload(
                     )
                 result.verification = report
             result.status = "uploaded"
+        if links.waiting():
+            await _send_waiting_wizards(
+                cloud, links, identity, placing, normalized.time_processing, options, steps, result
+            )
         if datums:
             await _check_latest_day(cloud, datums, identity, placing, options, steps, result)
         with steps(Step.SAVE_STATE, kept="The cloud holds the data; the next run re-checks it."):
@@ -537,6 +544,58 @@ async def _send(
     if counted:
         result.created, result.duplicates = created, duplicates
     return data_set_id
+
+
+async def _send_waiting_wizards(
+    cloud: CloudClient,
+    links: WizardLinks,
+    identity: DeviceIdentity,
+    times: TimeProcessor,
+    time_processing: str,
+    options: UploadOptions,
+    steps: _Steps,
+    result: UploadResult,
+) -> None:
+    """Second round: the Bolus Wizard records whose bolus this run sent, now linked to the
+    bolus's cloud id (``uploader.wizard_links``), then verified."""
+    waiting = links.waiting()
+    moments = [datetime.fromisoformat(str(d["time"]).replace("Z", "+00:00")) for d in waiting]
+    start, end = min(moments) - timedelta(days=1), max(moments) + timedelta(days=1)
+    kept = (
+        "Everything else was sent and verified; the Bolus Wizard records were not. Run the "
+        "upload again: it sends them."
+    )
+    with steps(Step.UPLOAD, kept=kept):
+        boluses = await cloud.read_data(
+            device_id=identity.device_id, types=["bolus"], start=start, end=end
+        )
+        links.resolve(boluses)
+        if links.waiting():
+            raise VerificationFailed(
+                f"{len(links.waiting())} Bolus Wizard record(s) name a bolus the cloud does "
+                f"not hold (for example the one of {links.waiting()[0]['deviceTime']}).",
+                kept=kept,
+            )
+    before = (result.created, result.duplicates)
+    data_set_id = await _send(
+        cloud, waiting, identity, times, time_processing, options, steps, result
+    )
+    result.data_set_id = result.data_set_id or data_set_id
+    result.new_datums += len(waiting)
+    if before[0] is not None and result.created is not None:
+        result.created += before[0]
+    if before[1] is not None and result.duplicates is not None:
+        result.duplicates += before[1]
+    with steps(Step.VERIFY, kept=kept):
+        stored = await cloud.read_data(
+            device_id=identity.device_id, types=["wizard"], start=start, end=end
+        )
+        report = compare(waiting, stored)
+        if not report.ok:
+            raise VerificationFailed(
+                f"The cloud's copy of the Bolus Wizard records differs: {report.summary()}."
+            )
+    result.status = "uploaded"
 
 
 async def _check_latest_day(

@@ -16,7 +16,9 @@ How the ledger becomes NGP history (the emulator's choice, docs/protocols/minime
   TEMP_BASAL_COMPLETE and INSULIN_DELIVERY_RESTARTED at their ends;
 - boluses: the *_PROGRAMMED event at the start, *_DELIVERED at the end (a dual bolus: the
   normal part when it ends, the square part at the end); bolus number = ledger bolus id;
-  source Bolus Wizard for meal boluses, manual otherwise;
+  source Bolus Wizard for meal boluses, manual otherwise; a meal bolus is preceded (same
+  instant) by its BOLUS_WIZARD_ESTIMATE (``emulator.devices.minimed600_wizard``), whose final
+  estimate is the bolus's programmed total (how a host links the two);
 - reservoir change: REWIND; prime: CANNULA_FILL_DELIVERED (tubing / cannula); alarm:
   ALARM_NOTIFICATION; clock change: USER_TIME_DATE_CHANGE (header: old clock, body: new
   clock); template activation: BASAL_PATTERN_SELECTED;
@@ -33,11 +35,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from emulator.devices.minimed600_wizard import wizard_for_bolus
 from emulator.generators.cgm_history import CgmHistory
 from emulator.model.pump import Annunciation, BasalInterval, BolusKind, PumpModel, ReferenceTime
 from emulator.protocols import minimed600_constants as c
 from emulator.protocols import minimed600_pump as p
 from emulator.protocols.minimed600 import ComdMessage, encode_comd
+from emulator.protocols.minimed600_wizard import bolus_wizard_estimate_body
 
 
 @dataclass(frozen=True)
@@ -182,9 +186,18 @@ class Minimed600Pump:
             previous = interval
         if previous is not None and previous.end is not None:
             self._close_basal(add, previous)
+        bg_before = {bg.at + BG_BEFORE_BOLUS: bg.mg_dl for bg in self.bg_readings}
         for bolus in ledger.boluses:
             source = c.BOLUS_SOURCE_WIZARD if bolus.meal else c.BOLUS_SOURCE_MANUAL
             n = bolus.bolus_id
+            if bolus.meal:
+                wizard = wizard_for_bolus(self.model.settings, bolus, bg_before.get(bolus.start))
+                add(
+                    bolus.start,
+                    c.EV_BOLUS_WIZARD_ESTIMATE,
+                    bolus_wizard_estimate_body(wizard),
+                    bolus.start_display,
+                )
             if bolus.kind is BolusKind.FAST:
                 add(
                     bolus.start,

@@ -140,6 +140,7 @@ EV_SENSOR_GLUCOSE_READINGS_EXTENDED = 0xD6
 EV_NORMAL_BOLUS_DELIVERED = 0xDC
 EV_SQUARE_BOLUS_DELIVERED = 0xDD
 EV_DUAL_BOLUS_PART_DELIVERED = 0xDE
+EV_BOLUS_WIZARD_ESTIMATE = 0x3D
 EVENT_HEADER_SIZE = 11
 BOLUS_SOURCE_MANUAL, BOLUS_SOURCE_WIZARD = 0, 1
 DUAL_PART_NORMAL, DUAL_PART_SQUARE = 1, 2
@@ -241,3 +242,36 @@ ALARM_FAULT_NUMBERS: dict[str, int] = {
 """CHOICE: the Medtronic fault number each model alarm is recorded with (ALARM_NOTIFICATION:
 fault number UInt16BE at 11, then one byte 0x00; the layout is the emulator's)."""
 ALARM_FAULT_OTHER = 255
+
+# ---- Bolus Wizard estimate (BOLUS_WIZARD_ESTIMATE 0x3D) ------------------------------------
+WIZARD_EVENT_SIZE = 53
+"""Documented (Tidepool NGP history parser): after the 11-byte header, bg units (11), carb
+units (12), bgInput UInt16BE (13), carbInput UInt16BE (15), ISF UInt16BE (17), carb ratio
+UInt32BE g x10 (19), low target UInt16BE (23), high target UInt16BE (25), correction estimate
+/10000 (27), food estimate UInt32BE /10000 (31), active insulin UInt32BE /10000 (35), its
+adjustment UInt32BE /10000 (39), wizard estimate UInt32BE /10000 (43), bolus step size (47),
+estimate-modified flag (48), final estimate UInt32BE /10000 (49..52)."""
+WIZARD_BG_MG_DL, WIZARD_BG_MMOL_L = 0, 1
+WIZARD_CARB_GRAMS, WIZARD_CARB_EXCHANGES = 0, 1
+WIZARD_STEP_0_025, WIZARD_STEP_0_05, WIZARD_STEP_0_1 = 0, 1, 2
+WIZARD_MODIFIED_BIT = 0x01
+"""CHOICE: the flag is bit 0 of byte 48. (The Tidepool parser reads bit 0 of a UInt32BE at 48,
+which is a byte of the final estimate; 600SeriesAndroidUploader reads byte 48 itself.)"""
+WIZARD_CORRECTION_SIGNED = True
+"""CHOICE: the correction estimate is an Int32BE (negative below the low target). The Tidepool
+parser ORs its four bytes oddly; it reads a value below 6.5535 U the same way."""
+WIZARD_STEP = WIZARD_STEP_0_025
+WIZARD_STEP_UNITS = 0.025
+"""CHOICE: the emulated pump's bolus increment (0.025 U); the wizard estimate is rounded down
+to it."""
+WIZARD_CARBS_FROM_BOLUS = True
+"""CHOICE: the pump model records meal boluses, not carbohydrates. The carbs the person entered
+are round(programmed total x the I:C ratio in force); the food estimate is carbs / ratio. The
+BG entered is the linked-meter reading 3 minutes before (0, "no BG", when there is none).
+Correction: (BG - high) / ISF above the high target, (BG - low) / ISF below the low one, else
+0; the active insulin (always 0: the model does not track it) is taken off a positive
+correction only; estimate = max(0, food + correction - adjustment), rounded down to the step.
+The bolus the model delivers (the final estimate) may differ: then the modified flag is set.
+The wizard event is logged at the bolus's start, just before its *_PROGRAMMED event; the
+bolus (source 1, Bolus Wizard) links back to the nearest wizard estimate before it whose final
+estimate equals its programmed total (the Tidepool parser's rule)."""

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.usb import EmulatedUsbBackend
+from hil.bench_devices import BenchRig
 from hil.ble import BleWorld
 from hil.cloud import CloudInspector, InProcessCloud
 from hil.devices import running_utc
@@ -45,6 +46,7 @@ from hil.rig.emulated import (
     UsbDeviceTarget,
     virtual_rig,
 )
+from hil.scenarios.bench_runner import play_on_bench
 from hil.scenarios.events import apply_event
 from hil.scenarios.faults import arm_device_fault, cloud_fault_spec
 from hil.scenarios.judge import canonical, check_cloud, check_error, describe_expect, held
@@ -346,9 +348,15 @@ def _fixed(code: int) -> Any:
     return provide
 
 
-def run_scenario(scenario: Scenario, work: Path | None = None) -> Verdict:
-    """Build ``scenario``'s world, play every run and return the verdict."""
+def run_scenario(
+    scenario: Scenario, work: Path | None = None, rig: BenchRig | None = None
+) -> Verdict:
+    """Build ``scenario``'s world, play every run and return the verdict. With ``rig``, play
+    it on that bench instead (``hil.scenarios.bench_runner``; ``ScenarioNotOnBench`` when
+    the bench cannot)."""
     with tempfile.TemporaryDirectory(prefix="diahil-scenario-") as temporary:
+        if rig is not None:
+            return play_on_bench(scenario, rig, work or Path(temporary))
         runner = ScenarioRunner(scenario, work or Path(temporary))
         try:
             return runner.run()

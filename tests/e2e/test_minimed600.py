@@ -16,6 +16,7 @@ from hil.cloud import Account, CloudInspector
 from hil.devices import EmulatedCnlMinimed
 from hil.harness import UploadHarness
 from hil.minimed600_oracle import compare_linked_smbg, expected_minimed
+from hil.minimed600_wizard_oracle import compare_wizards
 from hil.oracle import ExpectedCbg
 from hil.pump_oracle import compare_pump_with_ledger
 from uploader.errors import DeviceDisconnected, Step
@@ -36,6 +37,7 @@ def assert_cloud_equals_ledgers(
     compare_pump_with_ledger(expected.pump, held).assert_exact()
     assert_cbg_exact(expected.cbg, held)
     compare_linked_smbg(expected, held).assert_exact()
+    compare_wizards(expected.wizard, held).assert_exact()
     return held
 
 
@@ -77,7 +79,7 @@ def test_ninety_days_reach_the_cloud_exactly(
     held = assert_cloud_equals_ledgers(
         cnl_minimed, cloud_inspector, cloud_account, uploader.timezone
     )
-    for kind in ("bolus", "basal", "deviceEvent", "pumpSettings", "cbg", "smbg"):
+    for kind in ("bolus", "basal", "deviceEvent", "pumpSettings", "cbg", "smbg", "wizard"):
         assert sub(held, type=kind), kind
     assert {b["subType"] for b in sub(held, type="bolus")} >= {"normal", "square", "dual/square"}
     assert sub(held, type="pumpSettings")[0]["activeSchedule"].startswith("Pattern ")

@@ -17,6 +17,7 @@ from emulator.protocols import minimed600 as mm
 from emulator.protocols import minimed600_pump as pump
 from emulator.protocols.contour_hid import encode_in_reports
 from emulator.protocols.e1381 import encode_frame
+from emulator.protocols.minimed600_wizard import WizardEstimate, bolus_wizard_estimate_body
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "minimed600"
 
@@ -250,6 +251,42 @@ def test_history_events() -> None:
     _encode("basal_pattern_selected", 0x1C, bytes([1, 2]))
     readings = [pump.SensorReading(sg, 21.5, 0.6) for sg in (118, 115, 110)]
     _encode("sensor_glucose_readings_extended", 0xD6, pump.sensor_readings_body(readings, 120))
+
+
+def _wizard_of(fields: dict[str, Any]) -> WizardEstimate:
+    return WizardEstimate(
+        bg_input=fields["bg_input"],
+        carb_input=fields["carb_input"],
+        isf=fields["isf"],
+        carb_ratio=fields["carb_ratio"],
+        bg_target_low=fields["bg_target_low"],
+        bg_target_high=fields["bg_target_high"],
+        correction=fields["correction_estimate"],
+        food=fields["food_estimate"],
+        active_insulin=fields["active_insulin"],
+        active_insulin_adjustment=fields["active_insulin_adjustment"],
+        estimate=fields["wizard_estimate"],
+        final=fields["final_estimate"],
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["bolus_wizard_estimate_modified", "bolus_wizard_estimate_below_target"]
+)
+def test_bolus_wizard_estimate_event(name: str) -> None:
+    fields = _event(name)["fields"]
+    wizard = _wizard_of(fields)
+    assert wizard.modified is fields["modified_by_user"]
+    _encode(name, 0x3D, bolus_wizard_estimate_body(wizard))
+    raw = bytes.fromhex(_event(name)["hex"])
+    assert raw[2] == len(raw) == _event(name)["size"] == 53
+    # The link a host follows: the final estimate is the programmed total of the bolus after it.
+    bolus = _event(fields["linked_bolus"])
+    programmed = bolus["fields"].get("programmed")
+    if programmed is None:
+        programmed = bolus["fields"]["normal"] + bolus["fields"]["square"]
+    assert struct.unpack(">I", raw[49:53])[0] / 10000 == programmed == fields["final_estimate"]
+    assert bolus["fields"]["source"] == 1 and bolus["local"] == _event(name)["local"]
 
 
 def test_history_block_session_and_segments() -> None:

@@ -14,6 +14,8 @@ from hil.minimed600_oracle import (
     expected_minimed,
     pattern_name,
 )
+from hil.minimed600_wizard_oracle import compare_wizards
+from mock_cloud.validation import validate_datum
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TZ = "Europe/Berlin"
@@ -96,3 +98,76 @@ def test_fixture_plugs_a_link_on_the_test_bus(
     assert link.bus is usb_bus and link.device.connected
     link.link_faults.pump_out_of_range = True
     assert link.device.link_faults.pump_out_of_range
+
+
+def _wizard_cloud(expected: Any) -> list[dict[str, Any]]:
+    """What a faithful upload stores: each bolus with its cloud id, each wizard linked to it."""
+    boluses = [
+        {
+            "type": "bolus",
+            "subType": d.sub,
+            "deviceTime": d.device_time,
+            "id": f"bolus{i}",
+        }
+        for i, d in enumerate(expected.pump.datums)
+        if d.type == "bolus"
+    ]
+    ids = {(b["subType"], b["deviceTime"]): b["id"] for b in boluses}
+    wizards = [
+        {
+            "type": "wizard",
+            "deviceId": "MedT-NG1234567H",
+            "deviceTime": w.device_time,
+            "time": w.time.isoformat().replace("+00:00", "Z"),
+            "timezoneOffset": w.timezone_offset,
+            "carbUnits": "grams",
+            "bolus": ids[(w.bolus_sub_type, w.device_time)],
+            **w.fields,
+        }
+        for w in expected.wizard
+    ]
+    return boluses + wizards
+
+
+def test_wizard_datums_follow_the_ledger_and_pass_the_clouds_validation() -> None:
+    bus = EmulatedUsbBackend()
+    handle = plug_cnl_minimed(bus, TZ, seed=2, days=5, now=NOW)
+    expected = expected_minimed(handle.pump, TZ)
+    meals = [b for b in handle.pump.model.ledger.boluses if b.meal]
+    assert len(expected.wizard) == len(meals) > 5
+    cloud = _wizard_cloud(expected)
+    wizards = [d for d in cloud if d["type"] == "wizard"]
+    for index, datum in enumerate(wizards):
+        assert validate_datum(index, {k: v for k, v in datum.items() if k != "id"}) == []
+    with_bg = [w for w in expected.wizard if "bgInput" in w.fields]
+    assert with_bg and all(w.fields["insulinOnBoard"] == 0 for w in expected.wizard)
+    for w in with_bg:
+        bg, target = w.fields["bgInput"], w.fields["bgTarget"]
+        correction = w.fields["recommended"]["correction"]
+        assert (correction > 0) == (bg > target["high"]) and (correction < 0) == (
+            bg < target["low"]
+        )
+    assert compare_wizards(expected.wizard, cloud).assert_exact() == len(meals)
+
+
+def test_wizard_comparison_finds_wrong_values_lost_links_and_duplicates() -> None:
+    bus = EmulatedUsbBackend()
+    handle = plug_cnl_minimed(bus, TZ, seed=2, days=2, now=NOW)
+    expected = expected_minimed(handle.pump, TZ)
+    cloud = _wizard_cloud(expected)
+    wizards = [d for d in cloud if d["type"] == "wizard"]
+    boluses = [d for d in cloud if d["type"] == "bolus"]
+    lost = compare_wizards(expected.wizard, boluses + wizards[1:])
+    assert lost.missing == [wizards[0]["deviceTime"]]
+    doubled = compare_wizards(expected.wizard, [*cloud, dict(wizards[0])])
+    assert doubled.duplicated == [wizards[0]["deviceTime"]]
+    wrong = [dict(w) for w in wizards]
+    wrong[0]["recommended"] = {**wrong[0]["recommended"], "net": 99.0}
+    wrong[1]["bolus"] = "no-such-bolus"
+    wrong[2]["bolus"] = wizards[3]["bolus"]
+    result = compare_wizards(expected.wizard, boluses + wrong)
+    assert len(result.wrong) == 3
+    assert "net" in result.wrong[0] and "not a bolus" in result.wrong[1]
+    assert "links to" in result.wrong[2]
+    whole = compare_minimed_with_ledger(expected, _cloud(expected))
+    assert any(item.startswith("wizard ") for item in whole.missing)

@@ -5,18 +5,28 @@ sends, sessions, blocks, events, and what the events become."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mock_cloud.validation import validate_chunk
+from uploader.datamodel.wizard import Wizard
 from uploader.drivers.minimed600_history import Carry, interpret
 from uploader.errors import ProtocolError
+from uploader.normalize.pump import pump_datums
+from uploader.normalize.wizard import wizard_datum
 from uploader.protocols import minimed_history as h
 from uploader.protocols import minimed_pump as cmds
+from uploader.protocols import minimed_wizard as wz
 from uploader.protocols import ngp
 from uploader.protocols.minimed_errors import MessageCorrupted
+from uploader.records import DeviceIdentity
+from uploader.state import record_key
+from uploader.timeproc import AcrossTheBoardTimezone
+from uploader.wizard_links import WizardLinks
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "minimed600"
 HISTORY = json.loads((VECTORS / "history.json").read_text())
@@ -186,3 +196,182 @@ def test_a_compressed_session_is_refused_clearly() -> None:
     with pytest.raises(ProtocolError, match="LZO-compressed") as caught:
         h.parse_session(bytes(data))
     assert "nothing was uploaded" in caught.value.user_message()
+
+
+# ---- Bolus Wizard estimates ---------------------------------------------------------------
+
+WIZARD_VECTORS = [e for e in HISTORY["events"] if e["type"] == wz.BOLUS_WIZARD_ESTIMATE]
+
+
+@pytest.mark.parametrize("vector", WIZARD_VECTORS, ids=lambda v: v["name"])
+def test_a_wizard_estimate_reads_as_the_vector_says(vector: dict[str, Any]) -> None:
+    (event,) = h.split_events(bytes.fromhex(vector["hex"]))
+    got = wz.parse_wizard_estimate(event.body)
+    want = vector["fields"]
+    assert (got.bg_units, got.carb_units) == (
+        ["mg/dL", "mmol/L"][want["bg_units"]],
+        ["grams", "exchanges"][want["carb_units"]],
+    )
+    assert (got.bg_input, got.carb_input, got.sensitivity, got.carb_ratio) == (
+        want["bg_input"] or None,
+        want["carb_input"],
+        want["isf"],
+        want["carb_ratio"],
+    )
+    assert (got.target_low, got.target_high) == (want["bg_target_low"], want["bg_target_high"])
+    assert got.correction == pytest.approx(want["correction_estimate"])
+    assert got.food == pytest.approx(want["food_estimate"])
+    assert got.active_insulin == pytest.approx(want["active_insulin"])
+    assert got.recommended == pytest.approx(want["wizard_estimate"])
+    assert got.final == pytest.approx(want["final_estimate"])
+    assert got.modified_by_user is want["modified_by_user"]
+
+
+def test_a_wizard_estimate_in_mmol_and_exchanges_keeps_the_pumps_units() -> None:
+    body = bytearray(bytes.fromhex(WIZARD_VECTORS[0]["hex"])[h.EVENT_HEADER_SIZE :])
+    body[0:2] = b"\x01\x01"
+    body[2:6] = (72).to_bytes(2, "big") + (35).to_bytes(2, "big")  # 7.2 mmol/L, 3.5 exch
+    body[8:12] = (1500).to_bytes(4, "big")  # 1.5 U per exchange
+    got = wz.parse_wizard_estimate(bytes(body))
+    assert (got.bg_units, got.bg_input, got.carb_units, got.carb_input, got.carb_ratio) == (
+        "mmol/L",
+        7.2,
+        "exchanges",
+        3.5,
+        1.5,
+    )
+
+
+def test_a_short_or_strange_wizard_estimate_is_a_clear_error() -> None:
+    body = bytes.fromhex(WIZARD_VECTORS[0]["hex"])[h.EVENT_HEADER_SIZE :]
+    with pytest.raises(ProtocolError, match="41 bytes; 42 were expected"):
+        wz.parse_wizard_estimate(body[:-1])
+    with pytest.raises(ProtocolError, match="unknown units"):
+        wz.parse_wizard_estimate(b"\x07" + body[1:])
+
+
+def _wizard_read() -> Any:
+    pump = _events(
+        "bolus_wizard_estimate_modified",
+        "normal_bolus_programmed",
+        "normal_bolus_delivered",
+        "bolus_wizard_estimate_below_target",
+        "dual_bolus_programmed",
+        "dual_bolus_part_delivered_normal",
+        "dual_bolus_part_delivered_square",
+    )
+    return interpret(pump, [], Carry())
+
+
+def test_each_estimate_becomes_a_wizard_record_linked_to_its_bolus() -> None:
+    found = _wizard_read()
+    boluses = {b.link: b for b in found.history.boluses}
+    meal, low = found.history.wizards
+    assert (meal.device_time, meal.bg_input, meal.carb_input) == (
+        datetime(2026, 11, 30, 7, 30),
+        180,
+        45,
+    )
+    assert (meal.recommended_carb, meal.recommended_net, meal.insulin_on_board) == (4.5, 5.4, 0.5)
+    assert boluses[meal.bolus_link].kind == "normal"
+    assert boluses[meal.bolus_link].normal == 4.5  # the user's 4.5, not the wizard's 5.4
+    assert low.recommended_correction == pytest.approx(-0.4)
+    assert boluses[low.bolus_link].kind == "combination"
+    assert found.history.record_count == 2 + 2
+
+
+def test_an_estimate_the_bolus_does_not_match_stays_unlinked() -> None:
+    # the dual bolus (3.5 U) is not what the first estimate's user accepted (4.5 U)
+    pump = _events(
+        "bolus_wizard_estimate_modified",
+        "normal_bolus_delivered",  # no programmed event: no Bolus Wizard source to link by
+        "dual_bolus_programmed",
+        "dual_bolus_part_delivered_normal",
+        "dual_bolus_part_delivered_square",
+    )
+    (wizard,) = interpret(pump, [], Carry()).history.wizards
+    assert wizard.bolus_link is None
+
+
+def test_an_estimate_whose_bolus_still_runs_waits_for_the_next_read() -> None:
+    pump = _events(
+        "bolus_wizard_estimate_below_target",
+        "dual_bolus_programmed",
+        "dual_bolus_part_delivered_normal",
+    )
+    found = interpret(pump, [], Carry())
+    assert found.history.wizards == [] and found.history.boluses == []
+    estimate_rtc = _events("bolus_wizard_estimate_below_target")[0].time.rtc
+    assert found.carry.pump_rtc == estimate_rtc  # read again from the estimate
+
+
+def test_wizard_datums_carry_the_pumps_figures_and_their_boluss_time() -> None:
+    found = _wizard_read()
+    identity = DeviceIdentity("Medtronic", "MiniMed 670G", "NG1", "1", "MiniMed-NG1", ())
+    datums = pump_datums(found.history, identity, AcrossTheBoardTimezone("UTC"))
+    wizards = [d for d in datums if isinstance(d, Wizard)]
+    meal = wizards[0].to_json()
+    assert meal["type"] == "wizard" and meal["deviceTime"] == "2026-11-30T07:30:00"
+    assert {k: meal[k] for k in ("bgInput", "carbInput", "units", "carbUnits")} == {
+        "bgInput": 180,
+        "carbInput": 45,
+        "units": "mg/dL",
+        "carbUnits": "grams",
+    }
+    assert meal["bgTarget"] == {"low": 90, "high": 110}
+    assert (meal["insulinCarbRatio"], meal["insulinSensitivity"], meal["insulinOnBoard"]) == (
+        10,
+        50,
+        0.5,
+    )
+    assert meal["recommended"] == {"carb": 4.5, "correction": 1.4, "net": 5.4}
+    assert "bolus" not in meal and "bolusDeviceTime" not in meal  # the cloud id comes later
+    assert wizards[0].bolus_device_time == datetime(2026, 11, 30, 7, 30)
+    assert wizards[1].to_json()["recommended"]["correction"] == pytest.approx(-0.4)
+    assert record_key(meal) != record_key(wizards[1].to_json())
+
+
+def test_the_upload_links_a_wizard_to_its_boluss_cloud_id() -> None:
+    found = _wizard_read()
+    identity = DeviceIdentity("Medtronic", "MiniMed 670G", "NG1", "1", "MiniMed-NG1", ())
+    models = pump_datums(found.history, identity, AcrossTheBoardTimezone("UTC"))
+    datums = [m.to_json() for m in models]
+    links = WizardLinks(models, datums)
+    assert len(links.waiting()) == 2 and len(links.ready(datums)) == len(datums) - 2
+    meal_bolus = next(d for d in datums if d["type"] == "bolus" and d["subType"] == "normal")
+    links.resolve([{**meal_bolus, "id": "cloud-id-1"}])
+    (still,) = links.waiting()
+    assert still["deviceTime"] == "2026-11-30T18:00:00"
+    meal = next(d for d in datums if d["type"] == "wizard" and d.get("bolus"))
+    assert meal["bolus"] == "cloud-id-1" and meal["deviceTime"] == "2026-11-30T07:30:00"
+
+
+def test_the_cloud_accepts_wizard_datums_in_either_unit() -> None:
+    found = _wizard_read()
+    identity = DeviceIdentity("Medtronic", "MiniMed 670G", "NG1", "1", "MiniMed-NG1", ())
+    models = pump_datums(found.history, identity, AcrossTheBoardTimezone("UTC"))
+    datums = [m.to_json() for m in models]
+    for datum in datums:
+        if datum["type"] == "wizard":
+            datum["bolus"] = "0123456789abcdef"
+    mmol = replace(
+        found.history.wizards[0],
+        bg_units="mmol/L",
+        bg_input=10.0,
+        insulin_sensitivity=2.8,
+        target_low=5.0,
+        target_high=6.1,
+        carb_units="exchanges",
+        carb_input=3.5,
+    )
+    odd = wizard_datum(mmol, [], identity, AcrossTheBoardTimezone("UTC")).to_json()
+    assert (odd["units"], odd["bgInput"], odd["carbUnits"]) == ("mmol/L", 10.0, "exchanges")
+    assert "carbInput" not in odd and odd["payload"] == {"carbInput": 3.5}  # not rounded away
+    assert validate_chunk([*datums, odd]) == (0, [])
+
+
+def test_an_estimate_read_before_its_bolus_was_programmed_waits() -> None:
+    pump = _events("normal_bolus_delivered", "bolus_wizard_estimate_below_target")
+    found = interpret(pump, [], Carry())
+    assert found.history.wizards == []
+    assert found.carry.pump_rtc == pump[-1].time.rtc  # read again: its bolus may follow

@@ -19,6 +19,10 @@ docs/protocols/minimed600.md):
   driver judges it); ALARM_NOTIFICATION ->
   alarm (by fault number); USER_TIME_DATE_CHANGE -> a clock change (from the header's time
   to the body's); BASAL_PATTERN_SELECTED -> the active schedule;
+- BOLUS_WIZARD_ESTIMATE -> a bolus calculator record, linked to the bolus the Bolus Wizard
+  then programmed: the next *_BOLUS_PROGRAMMED with source "Bolus Wizard" whose programmed
+  total equals the estimate's final amount (``uploader.protocols.minimed_wizard``); while
+  that bolus is still running the estimate is kept for the next read with it;
 - BG_READING -> a meter reading (smbg); SENSOR_GLUCOSE_READINGS_EXTENDED -> sensor readings
   (cbg), newest first, ``minutes between`` apart.
 
@@ -36,8 +40,16 @@ from typing import Any, Literal
 
 from uploader.errors import ProtocolError
 from uploader.protocols import minimed_history as h
+from uploader.protocols import minimed_wizard as wz
 from uploader.protocols.minimed_pump import PumpTime
-from uploader.pump_records import AlarmType, PumpBasal, PumpBolus, PumpEvent, PumpHistory
+from uploader.pump_records import (
+    AlarmType,
+    PumpBasal,
+    PumpBolus,
+    PumpEvent,
+    PumpHistory,
+    PumpWizard,
+)
 from uploader.records import BgReading, CgmReading, DeviceTimeChange
 
 ALARMS: dict[int, AlarmType] = {
@@ -122,6 +134,8 @@ def interpret(pump: list[h.RawEvent], sensor: list[h.RawEvent], carry: Carry) ->
     interval: _Interval | None = None
     programmed: dict[int, h.RawEvent] = {}
     dual_normal: dict[int, h.RawEvent] = {}
+    estimates: list[tuple[h.RawEvent, wz.WizardEstimate]] = []
+    links: dict[int, int] = {}  # estimate RTC -> the programmed bolus's RTC
     # at one moment, the end of a temp basal or suspend comes before what starts then
     events = sorted(pump, key=lambda e: (e.time.rtc, 0 if e.type in BASAL_ENDS else 1))
     by_rtc: dict[int, list[h.RawEvent]] = {}
@@ -178,6 +192,10 @@ def interpret(pump: list[h.RawEvent], sensor: list[h.RawEvent], carry: Carry) ->
                 h.DUAL_BOLUS_PROGRAMMED,
             ):
                 programmed[body[1]] = event
+                if body[0] == wz.BOLUS_SOURCE_WIZARD:
+                    _link(estimates, links, event)
+            elif kind == wz.BOLUS_WIZARD_ESTIMATE:
+                estimates.append((event, wz.parse_wizard_estimate(body)))
             elif kind in (h.NORMAL_BOLUS_DELIVERED, h.SQUARE_BOLUS_DELIVERED):
                 _bolus(out, programmed.pop(body[1], None), event)
             elif kind == h.DUAL_BOLUS_PART_DELIVERED:
@@ -235,6 +253,15 @@ def interpret(pump: list[h.RawEvent], sensor: list[h.RawEvent], carry: Carry) ->
     # keep what is still running for the next read
     keep = [interval.rtc] if interval is not None else []
     keep += [e.time.rtc for e in programmed.values()] + [e.time.rtc for e in dual_normal.values()]
+    running = {e.time.rtc for e in programmed.values()} | {e.time.rtc for e in dual_normal.values()}
+    # an estimate waits with its bolus still running, or for a bolus when nothing followed it
+    last = events[-1].time.rtc if events else None
+    waiting = {at for at, bolus_rtc in links.items() if bolus_rtc in running}
+    if interval is not None:  # its bolus comes again with the running basal interval
+        waiting |= {at for at, bolus_rtc in links.items() if bolus_rtc >= interval.rtc}
+    waiting |= {e.time.rtc for e, _ in estimates if e.time.rtc not in links and e.time.rtc == last}
+    keep += sorted(waiting)
+    _wizards(out, [(e, w) for e, w in estimates if e.time.rtc not in waiting], links)
     if keep:
         out.carry.pump_rtc = min(keep)
     elif events:
@@ -269,6 +296,7 @@ def _order(out: Interpreted) -> None:
     history.events = [replace(e, index=2 * e.index) for e in history.events]
     history.boluses = [replace(b, index=2 * b.index) for b in history.boluses]
     history.basals = [replace(b, index=2 * b.index) for b in history.basals]
+    history.wizards = [replace(w, index=2 * w.index) for w in history.wizards]
     out.readings = [replace(r, index=2 * (r.index or 0)) for r in out.readings]
     out.cgm = [replace(c, index=2 * (c.index or 0)) for c in out.cgm]
     out.time_changes = [replace(t, index=2 * (t.index or 0) - 1) for t in out.time_changes]
@@ -281,6 +309,7 @@ def _drop_from(out: Interpreted, rtc: int) -> None:
     history = out.history
     history.events = [e for e in history.events if e.index < rtc]
     history.boluses = [b for b in history.boluses if b.index < rtc]
+    history.wizards = [w for w in history.wizards if w.index < rtc]
     out.readings = [r for r in out.readings if (r.index or 0) < rtc]
     # clock changes stay: this read's sensor readings after one are placed by it (the next
     # read reports it again; the cloud keeps one copy of its datum)
@@ -344,7 +373,16 @@ def _bolus(out: Interpreted, programmed: h.RawEvent | None, delivered: h.RawEven
     if delivered.type == h.NORMAL_BOLUS_DELIVERED:
         amount, given = h.units(body, 3), h.units(body, 7)
         bolus = PumpBolus(
-            start.local, start.time.rtc, "normal", given, 0.0, 0, max(amount, given), 0.0, 0
+            start.local,
+            start.time.rtc,
+            "normal",
+            given,
+            0.0,
+            0,
+            max(amount, given),
+            0.0,
+            0,
+            link=start.time.rtc,
         )
     else:
         amount, given = h.units(body, 3), h.units(body, 7)
@@ -359,6 +397,7 @@ def _bolus(out: Interpreted, programmed: h.RawEvent | None, delivered: h.RawEven
             0.0,
             max(amount, given),
             max(planned_min, given_min) * 60_000,
+            link=start.time.rtc,
         )
     out.history.boluses.append(bolus)
 
@@ -391,8 +430,56 @@ def _dual(
             max(planned_normal, given_normal),
             max(planned_square, given_square),
             max(planned_min, given_min) * 60_000,
+            link=start.time.rtc,
         )
     )
+
+
+def _link(
+    estimates: list[tuple[h.RawEvent, wz.WizardEstimate]],
+    links: dict[int, int],
+    programmed: h.RawEvent,
+) -> None:
+    """Link a bolus the Bolus Wizard programmed to the latest estimate not yet linked whose
+    final amount is the bolus's programmed total (normal + square part)."""
+    body = programmed.body
+    total = h.units(body, 3)
+    if programmed.type == h.DUAL_BOLUS_PROGRAMMED:
+        total += h.units(body, 7)
+    for event, estimate in reversed(estimates):
+        at = event.time.rtc
+        if at in links or at > programmed.time.rtc:
+            continue
+        if abs(estimate.final - total) < 0.0005:
+            links[at] = programmed.time.rtc
+            return
+
+
+def _wizards(
+    out: Interpreted,
+    estimates: list[tuple[h.RawEvent, wz.WizardEstimate]],
+    links: dict[int, int],
+) -> None:
+    for event, e in estimates:
+        out.history.wizards.append(
+            PumpWizard(
+                device_time=event.local,
+                index=event.time.rtc,
+                bg_units=e.bg_units,
+                carb_units=e.carb_units,
+                bg_input=e.bg_input,
+                carb_input=e.carb_input,
+                insulin_carb_ratio=e.carb_ratio,
+                insulin_sensitivity=e.sensitivity,
+                target_low=e.target_low,
+                target_high=e.target_high,
+                insulin_on_board=e.active_insulin,
+                recommended_carb=e.food,
+                recommended_correction=e.correction,
+                recommended_net=e.recommended,
+                bolus_link=links.get(event.time.rtc),
+            )
+        )
 
 
 def _sensor(

@@ -15,6 +15,7 @@ Follows ../shared/specs/tidepool-uploader/docs/checklisttemplates/PumpChecklist.
   that ended early is the last piece's ``expectedDuration``; scheduled basals carry
   ``scheduleName``. The interval still running at upload is not sent (its duration is not
   known yet): the driver keeps it and the next upload sends it, so no duration is guessed;
+- bolus calculator records: ``wizard`` datums (``uploader.normalize.wizard``);
 - device events: reservoir change, prime (tubing, with the volume), status suspended /
   resumed (with the reason), alarms (``other`` with the pump's own name in ``payload``);
 - settings: basal schedules by name (the pump's own, e.g. MiniMed ``Pattern 1``, else
@@ -44,6 +45,7 @@ from uploader.datamodel.pump_settings import (
     SettingsUnits,
     TargetSegment,
 )
+from uploader.normalize.wizard import wizard_datum
 from uploader.pump_records import (
     PumpBasal,
     PumpBolus,
@@ -67,6 +69,7 @@ def pump_datums(
     for basal in pump.basals:
         out.extend(basal_datums(basal, pump.settings, identity, times))
     out.extend(event_datum(e, identity, times) for e in pump.events)
+    out.extend(wizard_datum(w, pump.boluses, identity, times) for w in pump.wizards)
     if pump.settings is not None and pump.settings_changed:
         out.append(settings_datum(pump.settings, identity, times))
     return out
