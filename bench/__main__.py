@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import ble_downloads, cloud_ingest, contour_usb_e2e, ids_pump, minimed600, usbip
+from bench import (
+    ble_downloads,
+    cloud_ingest,
+    contour_usb_e2e,
+    ids_pump,
+    minimed600,
+    tslim_x2,
+    usbip,
+)
 
 if __name__ == "__main__":
     for name, entry in (
@@ -12,6 +20,7 @@ if __name__ == "__main__":
         ("ble_downloads", ble_downloads.main),
         ("ids_pump", ids_pump.main),
         ("minimed600", minimed600.main),
+        ("tslim_x2", tslim_x2.main),
         ("cloud_ingest", cloud_ingest.main),
         ("usbip", usbip.main),
     ):

@@ -1,4 +1,4 @@
-"""``diahil emulate gls-meter|cgm|ids-pump|contour-usb``: run one emulated device as a process.
+"""``diahil emulate gls-meter|cgm|ids-pump|tslim-x2|contour-usb``: run one emulated device.
 
 Mounted by the project CLI as ``diahil emulate``; also runs alone as
 ``python -m emulator.cli``. A Bluetooth device's virtual controller is served over the Bumble
@@ -22,8 +22,8 @@ from emulator.ble.process import EmulatorOptions, main
 from emulator.ble.quirks import CgmQuirks, GlsQuirks
 
 app = typer.Typer(
-    help="Run an emulated device as a process: a Bluetooth LE GLS meter, CGM or IDS insulin "
-    "pump, or a Contour USB meter exported over USB/IP.",
+    help="Run an emulated device as a process: a Bluetooth LE GLS meter, CGM, IDS insulin "
+    "pump or Tandem t:slim X2, or a Contour USB meter exported over USB/IP.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -269,6 +269,66 @@ def ids_pump(
             as_json=as_json,
         )
     )
+
+
+@app.command("tslim-x2")
+def tslim_x2(
+    hci: HciOption = "",
+    control: ControlOption = "127.0.0.1:0",
+    passkey: Annotated[
+        str | None,
+        typer.Option(
+            "--passkey",
+            help="The 16-character pairing code the pump shows, e.g. ABCD-EFGH-JKLM-NPQR "
+            "(dashes and spaces ignored; default: that one)",
+        ),
+    ] = None,
+    seed: SeedOption = 1,
+    days: Annotated[int, typer.Option("--days", help="Days of pump history")] = 90,
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA timezone of the person using the pump")
+    ] = "UTC",
+    clock_changes: Annotated[
+        bool,
+        typer.Option(
+            "--clock-changes/--no-clock-changes",
+            help="The user moves the pump clock at DST changes (and once by mistake)",
+        ),
+    ] = True,
+    name: NameOption = None,
+    address: AddressOption = None,
+    connection_interval_ms: IntervalOption = 0.0,
+    as_json: JsonOption = False,
+) -> None:
+    """A Tandem t:slim X2 insulin pump (pump service 0xFDFB, pumpX2's description)."""
+
+    def build() -> EmulatorOptions:
+        from dataclasses import replace
+
+        from emulator.protocols.tandem_auth import AuthError, normalize_code
+
+        if passkey is not None:
+            try:
+                normalize_code(passkey)
+            except AuthError as error:
+                raise UsageError(f"--passkey: {error}") from None
+        options = _options(
+            "tslim-x2",
+            hci=hci,
+            control=control,
+            passkey=None,
+            seed=seed,
+            days=days,
+            name=name,
+            address=address,
+            timezone=timezone,
+            clock_changes=clock_changes,
+            connection_interval_ms=connection_interval_ms,
+            as_json=as_json,
+        )
+        return replace(options, pairing_code=passkey)
+
+    _run(build)
 
 
 @app.command("contour-usb")

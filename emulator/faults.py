@@ -13,7 +13,9 @@ A ``FaultPlan`` is a list of typed faults that a device consults at fixed hook p
   ``DisconnectAfterRecord`` (the device drops the link right after notifying the n-th
   record of a transfer), ``DropIndication`` (a control point's response indication is
   never sent), ``CorruptE2ECrc`` (a record goes out with a wrong E2E-CRC),
-  ``RejectPairing`` (the device refuses a pairing request, as when its user cancels).
+  ``RejectPairing`` (the device refuses a pairing request, as when its user cancels),
+  ``CutLinkAfterPackets`` (the radio link drops once N link-layer data packets crossed it,
+  counted from power-on: ATT, SMP and L2CAP signalling alike; ``emulator.ble.link_cut``).
 
 Every fault that fires is recorded in ``fired``, so a test can assert that the failure it
 meant to provoke actually happened. Faults can be added while a device is running. Faults
@@ -120,6 +122,19 @@ class RejectPairing:
     times: int | None = 1
 
 
+@dataclass(frozen=True)
+class CutLinkAfterPackets:
+    """Drop the BLE link instead of letting data packet ``packets + 1`` (counted from
+    power-on, both directions) cross it; the packet is lost, as out of range."""
+
+    packets: int
+    times: int | None = 1
+
+    def __post_init__(self) -> None:
+        if self.packets < 0:
+            raise ValueError(f"packets must be 0 or more, got {self.packets}")
+
+
 Fault = (
     CorruptChecksum
     | UnplugAfterBytes
@@ -130,6 +145,7 @@ Fault = (
     | DropIndication
     | CorruptE2ECrc
     | RejectPairing
+    | CutLinkAfterPackets
 )
 F = TypeVar(
     "F",
@@ -142,6 +158,7 @@ F = TypeVar(
     DropIndication,
     CorruptE2ECrc,
     RejectPairing,
+    CutLinkAfterPackets,
 )
 
 
@@ -272,5 +289,13 @@ class FaultPlan:
         for fault in self._of(RejectPairing):
             if self._consume(fault, fault.times):
                 self.record("rejected a pairing request")
+                return True
+        return False
+
+    def cut_link(self, crossed: int) -> bool:
+        """Should the link drop now, ``crossed`` data packets having crossed it already?"""
+        for fault in self._of(CutLinkAfterPackets):
+            if crossed >= fault.packets and self._consume(fault, fault.times):
+                self.record(f"cut the link after {crossed} packets")
                 return True
         return False

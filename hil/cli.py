@@ -8,7 +8,7 @@ diahil status                    the last upload of every device (uploader.watch
 diahil devices                   supported models and minimum firmware (uploader.devices_cli)
 diahil account add|list|use|...  cloud accounts, passwords in the OS keyring (uploader.cli_accounts)
 diahil cloud serve|add-user      the mock cloud (mock_cloud.cli)
-diahil emulate gls-meter|cgm|ids-pump  an emulated Bluetooth device as a process (emulator.cli)
+diahil emulate gls-meter|cgm|ids-pump|tslim-x2  an emulated Bluetooth device (emulator.cli)
 diahil emulate contour-usb --usbip H:P  an emulated USB meter exported over USB/IP
 diahil replay CAPTURE            a recorded device answers the real uploader again (hil.replay_cli)
 diahil reproduce BUNDLE.zip      a support bundle's upload run again on its device (hil.reproduce)

@@ -16,10 +16,13 @@ from zoneinfo import ZoneInfo
 
 from emulator.ble import CgmQuirks, CgmSensor, GlsMeter, GlsQuirks
 from emulator.ble.ids_pump import IdsPump
+from emulator.ble.tslim_x2 import DEFAULT_CODE as TSLIM_CODE
+from emulator.ble.tslim_x2 import TslimX2
 from emulator.devices.ble import build_cgm_model
 from emulator.devices.cnl24 import Cnl24Faults, ContourNextLink24, build_cnl_minimed
 from emulator.devices.contour_usb import ASCENSIA_VID, ContourUsbMeter, build_contour_meter
 from emulator.devices.minimed600_pump import Minimed600Pump, PumpRadio
+from emulator.devices.tslim_x2_pump import TslimX2Pump
 from emulator.faults import FaultPlan
 from emulator.generators.cgm_history import CgmHistoryProfile
 from emulator.generators.meter_history import generate_meter_history
@@ -190,7 +193,7 @@ def plug_cnl_minimed(
     return EmulatedCnlMinimed(bus, device)
 
 
-P = TypeVar("P", GlsMeter, CgmSensor, IdsPump)
+P = TypeVar("P", GlsMeter, CgmSensor, IdsPump, TslimX2)
 
 
 @dataclass
@@ -352,6 +355,51 @@ def start_ids_pump(
         address=address,
         passkey=passkey,
         e2e=e2e,
+        faults=faults,
+        connection_interval_ms=connection_interval_ms,
+    )
+    handle = EmulatedBleDevice(world, pump)
+    handle.start()
+    return handle
+
+
+def start_tslim_x2(
+    world: BleWorld,
+    timezone: str,
+    *,
+    seed: int = 1,
+    days: int = 90,
+    now: datetime | None = None,
+    clock_changes: bool = True,
+    serial_number: str = "90004711",
+    address: str = "F0:F0:F0:F0:F0:0A",
+    pairing_code: str = TSLIM_CODE,
+    faults: FaultPlan | None = None,
+    profile: PumpHistoryProfile | None = None,
+    connection_interval_ms: float = 0.0,
+) -> EmulatedBleDevice[TslimX2]:
+    """A Tandem t:slim X2 holding ``days`` days of generated history up to ``now`` (aware;
+    None: the real time) for a person in ``timezone``, showing ``pairing_code``, powered on
+    and advertising on ``world``. The same pump model and generator as ``start_ids_pump``
+    (``hil.tslim_x2_oracle.expected_tslim(handle.peripheral.pump, timezone)`` is what the
+    cloud must hold); ``handle.display`` is the code on its screen."""
+    end = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    model = generate_pump_history(
+        seed,
+        timezone=timezone,
+        end=end,
+        days=days,
+        clock_changes=clock_changes,
+        profile=profile,
+        serial_number=serial_number,
+        model_name="t:slim X2",
+        firmware_version="7.4.0",
+        time_source=running_utc(end),
+    )
+    pump = TslimX2(
+        TslimX2Pump(model, seed=seed, timezone=timezone),
+        pairing_code=pairing_code,
+        address=address,
         faults=faults,
         connection_interval_ms=connection_interval_ms,
     )

@@ -18,14 +18,13 @@ true minutes), else the displayed time read in the user's timezone.
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from emulator.devices.minimed600_pump import Minimed600Pump
+from hil.glucose_oracle import combine, compare_glucose
 from hil.minimed600_wizard_oracle import ExpectedWizard, compare_wizards, expected_wizards
 from hil.oracle import ExpectedCbg, LedgerComparison
 from hil.pump_oracle import (
@@ -123,71 +122,14 @@ def expected_minimed(pump: Minimed600Pump, timezone: str) -> ExpectedMinimed:
     )
 
 
-def _glucose_problems(
-    want: ExpectedCbg | ExpectedLinkedSmbg, got: dict[str, Any], sub_type: str | None
-) -> list[str]:
-    problems = []
-    value = got.get("value")
-    if got.get("units") != "mg/dL" or not (
-        isinstance(value, int | float) and math.isclose(value, want.value)
-    ):
-        problems.append(f"value {value} {got.get('units')} != {want.value} mg/dL")
-    if sub_type is not None and got.get("subType") != sub_type:
-        problems.append(f"subType {got.get('subType')} != {sub_type}")
-    try:
-        stored = datetime.fromisoformat(str(got.get("time")).replace("Z", "+00:00"))
-    except ValueError:
-        stored = None
-    if stored != want.time:
-        problems.append(f"time {got.get('time')} != {want.time.isoformat()}")
-    if got.get("timezoneOffset") != want.timezone_offset:
-        problems.append(f"timezoneOffset {got.get('timezoneOffset')} != {want.timezone_offset}")
-    return problems
-
-
-def _compare(
-    kind: str,
-    expected: list[ExpectedCbg] | list[ExpectedLinkedSmbg],
-    cloud: list[dict[str, Any]],
-    sub_type: str | None,
-) -> LedgerComparison:
-    """By device time, several datums per device time allowed (a clock set back repeats an
-    hour): each expected datum pairs with an equal copy."""
-    result = LedgerComparison(expected=len(expected))
-    held: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for datum in cloud:
-        if datum.get("type") == kind:
-            held[str(datum.get("deviceTime"))].append(datum)
-    wanted: dict[str, list[ExpectedCbg | ExpectedLinkedSmbg]] = defaultdict(list)
-    for item in expected:
-        wanted[item.device_time].append(item)
-    for device_time, items in wanted.items():
-        copies = list(held.get(device_time, []))
-        if len(copies) > len(items):
-            result.duplicated.append(device_time)
-        for want in items:
-            if not copies:
-                result.missing.append(device_time)
-                continue
-            match = next((d for d in copies if not _glucose_problems(want, d, sub_type)), None)
-            if match is None:
-                problems = _glucose_problems(want, copies.pop(0), sub_type)
-                result.wrong.append(f"{device_time}: {'; '.join(problems)}")
-            else:
-                copies.remove(match)
-                result.matched += 1
-    result.unexpected = [t for t in held if t not in wanted]
-    return result
-
-
 def compare_cbg(expected: ExpectedMinimed, cloud: list[dict[str, Any]]) -> LedgerComparison:
     """The cloud's ``cbg`` against the pump's sensor ledger."""
-    return _compare("cbg", expected.cbg, cloud, None)
+    return compare_glucose("cbg", expected.cbg, cloud, None)
 
 
 def compare_linked_smbg(expected: ExpectedMinimed, cloud: list[dict[str, Any]]) -> LedgerComparison:
     """The cloud's ``smbg`` against the pump's linked-meter BG readings."""
-    return _compare("smbg", expected.smbg, cloud, "linked")
+    return compare_glucose("smbg", expected.smbg, cloud, "linked")
 
 
 def compare_minimed_with_ledger(
@@ -195,19 +137,14 @@ def compare_minimed_with_ledger(
 ) -> LedgerComparison:
     """Everything the pump holds against the cloud: pump datums, ``cbg``, linked ``smbg`` and
     ``wizard`` (each difference named with its kind)."""
-    total = LedgerComparison()
-    parts = (
-        ("pump", compare_pump_with_ledger(expected.pump, cloud)),
-        ("cbg", compare_cbg(expected, cloud)),
-        ("smbg", compare_linked_smbg(expected, cloud)),
-        ("wizard", compare_wizards(expected.wizard, cloud)),
+    return combine(
+        (
+            ("pump", compare_pump_with_ledger(expected.pump, cloud)),
+            ("cbg", compare_cbg(expected, cloud)),
+            ("smbg", compare_linked_smbg(expected, cloud)),
+            ("wizard", compare_wizards(expected.wizard, cloud)),
+        )
     )
-    for kind, part in parts:
-        total.expected += part.expected
-        total.matched += part.matched
-        for name in ("missing", "duplicated", "unexpected", "wrong"):
-            getattr(total, name).extend(f"{kind} {item}" for item in getattr(part, name))
-    return total
 
 
 __all__ = [

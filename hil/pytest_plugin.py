@@ -40,6 +40,10 @@ Fixtures:
     cgm_sensor        a CGMS sensor whose first session began 10 days ago
     make_ids_pump     starts an IDS insulin pump with the given options (``start_ids_pump``)
     ids_pump          an IDS insulin pump with 90 days of history (clock changes included)
+    make_tslim_pump   starts a Tandem t:slim X2 with the given options (``start_tslim_x2``)
+    tslim_pump        a t:slim X2 with 90 days of history; ``tslim_pump.display`` is its code
+    tslim_ledger_check  ``tslim_ledger_check(pump)``: the cloud account's pump, cbg and manual
+                      smbg data against the t:slim X2's ledgers (``hil.tslim_x2_oracle``)
     pump_ledger_check ``pump_ledger_check(pump)``: the cloud account's pump data against the
                       pump's ledger (``hil.pump_oracle.expected_pump``); ``.assert_exact()``
     ble_uploader      an ``UploadHarness`` reaching ``ble_world`` through the project's Bumble
@@ -58,6 +62,7 @@ import pytest
 
 from emulator.ble import CgmSensor, GlsMeter
 from emulator.ble.ids_pump import IdsPump
+from emulator.ble.tslim_x2 import TslimX2
 from emulator.timing import FAST, MODES, Timing, timing_mode
 from emulator.usb import EmulatedUsbBackend
 from hil.ble import BleWorld
@@ -73,6 +78,7 @@ from hil.devices import (
     start_cgm_sensor,
     start_gls_meter,
     start_ids_pump,
+    start_tslim_x2,
 )
 from hil.harness import UploadHarness
 from hil.oracle import LedgerComparison, compare_with_ledger, expected_smbg
@@ -357,6 +363,50 @@ def pump_ledger_check(
         held = cloud_inspector.data(cloud_account)
         expected = expected_pump(pump.peripheral.model, hil_timezone)
         comparison = compare_pump_with_ledger(expected, held)
+        from hil.report_plugin import record_comparison  # registered by pytest_plugins
+
+        record_comparison(request.node, "pump", comparison, held)
+        return comparison
+
+    return check
+
+
+@pytest.fixture
+def make_tslim_pump(
+    request: pytest.FixtureRequest, ble_world: BleWorld, hil_timezone: str, hil_now: datetime | None
+) -> Callable[..., EmulatedBleDevice[Any]]:
+    """``make_tslim_pump(**options)``: a t:slim X2 (``start_tslim_x2`` options: seed, days,
+    clock_changes, pairing_code, faults...) on the test's radio, in its timezone and time."""
+
+    def make(**options: Any) -> EmulatedBleDevice[Any]:
+        options.setdefault("now", hil_now)
+        pump = start_tslim_x2(ble_world, hil_timezone, **options)
+        _record_device(request, "tslim-x2", pump.peripheral.pump.model)
+        return pump
+
+    return make
+
+
+@pytest.fixture
+def tslim_pump(
+    make_tslim_pump: Callable[..., EmulatedBleDevice[Any]],
+) -> EmulatedBleDevice[TslimX2]:
+    return make_tslim_pump(seed=4, days=90)
+
+
+@pytest.fixture
+def tslim_ledger_check(
+    request: pytest.FixtureRequest,
+    cloud_inspector: CloudInspector,
+    cloud_account: Account,
+    hil_timezone: str,
+) -> Callable[[EmulatedBleDevice[Any]], LedgerComparison]:
+    def check(pump: EmulatedBleDevice[Any]) -> LedgerComparison:
+        from hil.tslim_x2_oracle import compare_tslim_with_ledger, expected_tslim
+
+        held = cloud_inspector.data(cloud_account)
+        expected = expected_tslim(pump.peripheral.pump, hil_timezone)
+        comparison = compare_tslim_with_ledger(expected, held)
         from hil.report_plugin import record_comparison  # registered by pytest_plugins
 
         record_comparison(request.node, "pump", comparison, held)

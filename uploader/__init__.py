@@ -11,7 +11,30 @@ upload in chunks (``uploader.cloud``); read back and compare (``uploader.verify`
 what is safely in the cloud (``uploader.state``).
 """
 
-from uploader.errors import Step, UploaderError
-from uploader.session import UploadOptions, UploadResult, run_upload, upload
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from uploader.errors import Step, UploaderError
+    from uploader.session import UploadOptions, UploadResult, run_upload, upload
 
 __all__ = ["Step", "UploadOptions", "UploadResult", "UploaderError", "run_upload", "upload"]
+
+_HOME = {
+    "Step": "uploader.errors",
+    "UploaderError": "uploader.errors",
+    "UploadOptions": "uploader.session",
+    "UploadResult": "uploader.session",
+    "run_upload": "uploader.session",
+    "upload": "uploader.session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names above, imported on first use: importing one small module of the uploader
+    (a protocol parser, in a fuzz harness or a tool) does not load the whole upload path."""
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'uploader' has no attribute {name!r}")

@@ -37,7 +37,7 @@ from uploader.capture_file import CaptureSession
 from uploader.cloud import RetryPolicy
 from uploader.console_output import RichProgress, print_summary, report_error
 from uploader.errors import ExitCode, InternalError, UploaderError, UsageError
-from uploader.pairing import fixed_passkey, terminal_prompt
+from uploader.pairing import fixed_code, fixed_passkey, terminal_prompt
 from uploader.session import UploadOptions, UploadResult, run_upload
 from uploader.support_bundle import write_bundle
 from uploader.transports.ble import BleStack, scan
@@ -228,6 +228,14 @@ def upload_command(
         str | None,
         typer.Option("--passkey", help="The 6-digit code the device shows (else you are asked)"),
     ] = None,
+    pairing_code: Annotated[
+        str | None,
+        typer.Option(
+            "--pairing-code",
+            help="A Tandem t:slim X2's 16-character pairing code, as the pump shows it "
+            "(else you are asked once; it is remembered for the pump)",
+        ),
+    ] = None,
     scan_timeout: Annotated[
         float, typer.Option("--scan-timeout", min=0.1, help="Bluetooth scan, seconds")
     ] = 5.0,
@@ -293,6 +301,7 @@ def upload_command(
         ble_transport=ble_transport,
         ble_scan_timeout_s=scan_timeout,
         passkey=provider,
+        pairing_code=fixed_code(pairing_code) if pairing_code is not None else None,
         device_timeout_ms=timeout_ms,
         retry=RetryPolicy(attempts=retries, budget_s=retry_budget_s),
         cloud_timeout_s=cloud_timeout_s,

@@ -43,6 +43,7 @@ TABLE: tuple[SupportedModel, ...] = (
     SupportedModel("cgms", "diahil CGM", "1.0.0", "Bluetooth (CGMS)"),
     SupportedModel("ids-pump", "diahil IDS pump", "1.2.0", "Bluetooth (IDS)"),
     SupportedModel("minimed600", "MiniMed 600 series", "01.24", "USB (Contour Next Link 2.4)"),
+    SupportedModel("tslim-x2", "t:slim X2", "1.0.0", "Bluetooth (Tandem, 16-character code)"),
 )
 
 UNKNOWN_FIRMWARE = frozenset({"", "unknown"})

@@ -20,8 +20,9 @@ from uploader.drivers.base import Driver
 from uploader.drivers.cgms import CgmsDriver
 from uploader.drivers.gls import GlsDriver
 from uploader.drivers.ids_pump import IdsPumpDriver
+from uploader.drivers.tslim_x2 import TandemCodeStore, TslimX2Driver
 from uploader.errors import AmbiguousDevice, DeviceNotFound
-from uploader.pairing import PasskeyProvider
+from uploader.pairing import CodeProvider, PasskeyProvider
 from uploader.transports.ble import Advertisement, BleStack, GattCapture, scan
 from uploader.transports.bumble_central import HciEndpoint
 from uploader.transports.usb import UsbBackend, default_backend
@@ -33,9 +34,11 @@ BLE_DRIVERS: dict[
     GlsDriver.service: GlsDriver,
     CgmsDriver.service: CgmsDriver,
     IdsPumpDriver.service: IdsPumpDriver,
+    TslimX2Driver.service: TslimX2Driver,
 }
 BLE_FAMILIES = (
-    "Bluetooth glucose meters (GLS), continuous glucose monitors (CGMS), insulin pumps (IDS)"
+    "Bluetooth glucose meters (GLS), continuous glucose monitors (CGMS), insulin pumps (IDS, "
+    "Tandem t:slim X2)"
 )
 
 
@@ -53,6 +56,10 @@ class DetectOptions:
     """Told every GATT read, write and notification (a support bundle's capture)."""
     ble_snooper: Snooper | None = None
     """Handed every HCI packet on the Bumble central (``--capture FILE``); the OS stack has none."""
+    pairing_code: CodeProvider | None = None
+    """The code a device shows that is not a 6-digit passkey (Tandem t:slim X2)."""
+    tandem_codes: Path | None = None
+    """Where the codes t:slim X2 pumps accepted are kept (a reconnect needs no new pairing)."""
 
 
 async def detect(
@@ -82,6 +89,10 @@ async def detect(
         raise
     service = next(s for s in target.service_uuids if s in BLE_DRIVERS)
     timeout_s = options.device_timeout_ms / 1000
+    if service == TslimX2Driver.service:
+        codes = TandemCodeStore(options.tandem_codes)
+        tslim = TslimX2Driver(stack, target, None, timeout_s, options.pairing_code, codes)
+        return tslim, stack
     return BLE_DRIVERS[service](stack, target, options.passkey, timeout_s), stack
 
 

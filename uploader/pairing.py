@@ -54,3 +54,30 @@ def terminal_prompt(ask: Callable[[str], str] = input, attempts: int = 3) -> Pas
         raise PairingFailed("No valid 6-digit code was entered.")
 
     return provide
+
+
+CodeProvider = Callable[[str], Awaitable[str]]
+"""A pairing code as the device shows it (Tandem t:slim X2: 16 characters), not only digits."""
+
+
+def fixed_code(text: str) -> CodeProvider:
+    async def provide(_label: str) -> str:
+        return text
+
+    return provide
+
+
+def terminal_code_prompt(ask: Callable[[str], str] = input) -> CodeProvider:
+    """Ask the person at the terminal for the code the device shows, as it shows it."""
+
+    async def provide(label: str) -> str:
+        try:
+            return await asyncio.to_thread(ask, f"Enter the pairing code shown on {label}: ")
+        except EOFError:
+            raise PairingFailed(
+                "The device asks for its pairing code and there is no terminal to type it into.",
+                hint="Give it with --pairing-code CODE, or run the upload interactively once "
+                "(the code is remembered for this device).",
+            ) from None
+
+    return provide

@@ -50,7 +50,7 @@ from uploader.errors import (
 )
 from uploader.latest_day import LatestDay
 from uploader.normalize import normalize
-from uploader.pairing import PasskeyProvider
+from uploader.pairing import CodeProvider, PasskeyProvider
 from uploader.progress import NoProgress, Progress
 from uploader.records import DeviceData, DeviceIdentity
 from uploader.runlog import RunLog
@@ -92,6 +92,8 @@ class UploadOptions:
     """Where Bluetooth bonds are kept (default: beside the state file)."""
     ble_scan_timeout_s: float = 5.0
     passkey: PasskeyProvider | None = None
+    pairing_code: CodeProvider | None = None
+    """A code that is not a 6-digit passkey (Tandem t:slim X2); None: asked at the terminal."""
     device_timeout_ms: int = 5000
     chunk_size: int = MAX_CHUNK
     retry: RetryPolicy | None = None
@@ -277,6 +279,8 @@ async def _upload(
             usb_wrap=options.usb_wrap,
             ble_capture=options.ble_capture,
             ble_snooper=options.ble_snooper,
+            pairing_code=_remembered_code(options.pairing_code, steps.log),
+            tandem_codes=state_path.with_name("tandem-codes.json"),
         )
         with steps(Step.DETECT, kept="Nothing was read or uploaded."):
             driver, stack = await detect(selector, detect_options)
@@ -363,6 +367,20 @@ def _remembered(provider: PasskeyProvider | None, log: RunLog) -> PasskeyProvide
     async def provide(label: str) -> int:
         code = await given(label)
         log.secret(f"{code:06d}")
+        return code
+
+    return provide
+
+
+def _remembered_code(provider: CodeProvider | None, log: RunLog) -> CodeProvider | None:
+    """``provider``, with every code it gives registered as a secret of the run."""
+    if provider is None:
+        return None
+    given = provider
+
+    async def provide(label: str) -> str:
+        code = await given(label)
+        log.secret(code)
         return code
 
     return provide

@@ -29,6 +29,9 @@ from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink, Transport, TransportSink, TransportSource
 
+from emulator.ble.link_cut import CuttableController
+from emulator.faults import FaultPlan
+
 DEFAULT_HOST_ADDRESS = "C0:FF:EE:00:00:01"
 
 #: Path attenuation (dB) at which a device's link is lost. A BLE link at bench distance has
@@ -62,6 +65,13 @@ class Air:
     def controller(self, name: str, address: str) -> Controller:
         """A new virtual controller on the link (its public address is ``address``)."""
         controller = Controller(name, link=self.link, public_address=address)
+        self._controllers.append(controller)
+        return controller
+
+    def cuttable_controller(self, name: str, address: str, faults: FaultPlan) -> Controller:
+        """A controller on the link that counts its data packets and drops its links where
+        ``faults`` says (``emulator.ble.link_cut``): how emulated peripherals attach."""
+        controller = CuttableController(name, link=self.link, public_address=address, faults=faults)
         self._controllers.append(controller)
         return controller
 

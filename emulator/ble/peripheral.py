@@ -35,6 +35,7 @@ from bumble.profiles.device_information_service import DeviceInformationService
 from bumble.transport.common import AsyncPipeSink
 
 from emulator.ble.air import Air
+from emulator.ble.link_cut import CuttableController
 from emulator.ble.security import (
     DisplayPairingDelegate,
     LinkSecurity,
@@ -130,6 +131,12 @@ class BlePeripheral:
         return self._device
 
     @property
+    def data_packets(self) -> int:
+        """LE data packets that crossed the radio link since power-on (0 when off)."""
+        controller = self._controller
+        return controller.data_packets if isinstance(controller, CuttableController) else 0
+
+    @property
     def running(self) -> bool:
         return self._device is not None
 
@@ -137,7 +144,7 @@ class BlePeripheral:
         """Power on, on ``air``: serve the GATT database and advertise, connectable."""
         if self._device is not None:
             raise RuntimeError(f"{self.name} is already started")
-        controller = air.controller(self.name, self.address)
+        controller = air.cuttable_controller(self.name, self.address, self.faults)
         device = Device.with_hci(
             self.name, Address(self.address), controller, AsyncPipeSink(controller)
         )

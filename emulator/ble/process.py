@@ -30,10 +30,16 @@ from emulator.ble.cgm_sensor import CgmSensor
 from emulator.ble.gls_meter import GlsMeter
 from emulator.ble.ids_pump import IdsPump
 from emulator.ble.quirks import CgmQuirks, GlsQuirks
+from emulator.ble.tslim_x2 import TslimX2
 from emulator.control import ControlServer, create_control_app
-from emulator.devices.ble import build_cgm_sensor, build_gls_meter, build_ids_pump
+from emulator.devices.ble import (
+    build_cgm_sensor,
+    build_gls_meter,
+    build_ids_pump,
+    build_tslim_x2,
+)
 
-KINDS = ("gls-meter", "cgm", "ids-pump")
+KINDS = ("gls-meter", "cgm", "ids-pump", "tslim-x2")
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class EmulatorOptions:
     """IANA zone of the person (ids-pump: the pump's clock and daylight-saving changes)."""
     clock_changes: bool = True
     connection_interval_ms: float = 0.0
+    pairing_code: str | None = None
+    """tslim-x2: the 16-character code the pump shows (default: the emulator's fixed one)."""
     json: bool = False
     """Print the identity as one JSON line (instead of ``key: value`` lines and ``ready``)."""
 
@@ -64,7 +72,7 @@ class StartupError(Exception):
     """The process could not come up (bad moniker, port in use...): one line for the user."""
 
 
-def build_device(options: EmulatorOptions) -> GlsMeter | CgmSensor | IdsPump:
+def build_device(options: EmulatorOptions) -> GlsMeter | CgmSensor | IdsPump | TslimX2:
     if options.kind == "gls-meter":
         return build_gls_meter(
             seed=options.seed,
@@ -96,6 +104,17 @@ def build_device(options: EmulatorOptions) -> GlsMeter | CgmSensor | IdsPump:
             address=options.address or ids_pump.DEFAULT_ADDRESS,
             connection_interval_ms=options.connection_interval_ms,
         )
+    if options.kind == "tslim-x2":
+        return build_tslim_x2(
+            seed=options.seed,
+            days=options.days,
+            timezone=options.timezone,
+            clock_changes=options.clock_changes,
+            name=options.name,
+            address=options.address,
+            pairing_code=options.pairing_code,
+            connection_interval_ms=options.connection_interval_ms,
+        )
     raise ValueError(f"unknown device kind {options.kind!r}: choose one of {', '.join(KINDS)}")
 
 
@@ -104,7 +123,7 @@ async def run(
     *,
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
-    on_ready: Callable[[GlsMeter | CgmSensor | IdsPump], None] | None = None,
+    on_ready: Callable[[GlsMeter | CgmSensor | IdsPump | TslimX2], None] | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM); raises ``StartupError``."""
     out = out or sys.stdout

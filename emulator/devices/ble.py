@@ -3,7 +3,8 @@
 ``build_gls_meter`` fills a ``MeterModel`` from the same seeded generator as the USB meter
 and wraps it in a ``GlsMeter``; ``build_cgm_sensor`` builds a ``CgmModel`` on a seeded
 ``CgmHistory`` world and wraps it in a ``CgmSensor``; ``build_ids_pump`` generates a
-``PumpModel``'s history (the same person as the CGM's) and wraps it in an ``IdsPump``.
+``PumpModel``'s history (the same person as the CGM's) and wraps it in an ``IdsPump``;
+``build_tslim_x2`` does the same for a Tandem t:slim X2 (``TslimX2``).
 Same seed, same clock, same history.
 """
 
@@ -17,6 +18,10 @@ from emulator.ble.cgm_sensor import CgmSensor
 from emulator.ble.gls_meter import GlsMeter
 from emulator.ble.ids_pump import IdsPump
 from emulator.ble.quirks import CgmQuirks, GlsQuirks
+from emulator.ble.tslim_x2 import DEFAULT_ADDRESS as TSLIM_ADDRESS
+from emulator.ble.tslim_x2 import DEFAULT_CODE as TSLIM_CODE
+from emulator.ble.tslim_x2 import TslimX2
+from emulator.devices.tslim_x2_pump import TslimX2Pump
 from emulator.faults import FaultPlan
 from emulator.generators.cgm_history import CgmHistory, CgmHistoryProfile
 from emulator.generators.meter_history import generate_meter_history
@@ -176,6 +181,45 @@ def build_ids_pump(
         address=address,
         passkey=passkey,
         e2e=e2e,
+        faults=faults,
+        connection_interval_ms=connection_interval_ms,
+    )
+
+
+def build_tslim_x2(
+    *,
+    seed: int = 1,
+    days: int = 90,
+    timezone: str = "UTC",
+    end: datetime | None = None,
+    clock_changes: bool = True,
+    serial_number: str | None = None,
+    pairing_code: str | None = None,
+    name: str | None = None,
+    address: str | None = None,
+    faults: FaultPlan | None = None,
+    connection_interval_ms: float = 0.0,
+) -> TslimX2:
+    """A t:slim X2 holding ``days`` days of history up to ``end`` (default: now) for a person
+    in ``timezone``, showing ``pairing_code``; its clock then runs in real time."""
+    stop = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    began = time.monotonic()
+    model = generate_pump_history(
+        seed,
+        timezone=timezone,
+        end=stop,
+        days=days,
+        clock_changes=clock_changes,
+        serial_number=serial_number or f"{90000000 + seed:08d}",
+        model_name="t:slim X2",
+        firmware_version="7.4.0",
+        time_source=lambda: stop + timedelta(seconds=int(time.monotonic() - began)),
+    )
+    return TslimX2(
+        TslimX2Pump(model, seed=seed, timezone=timezone),
+        pairing_code=pairing_code or TSLIM_CODE,
+        name=name,
+        address=address or TSLIM_ADDRESS,
         faults=faults,
         connection_interval_ms=connection_interval_ms,
     )

@@ -299,10 +299,12 @@ def build_cnl_minimed(
     timing: Timing = FAST,
     faults: FaultPlan | None = None,
     link_faults: Cnl24Faults | None = None,
+    compress_history: bool = c.COMPRESS_HISTORY,
 ) -> ContourNextLink24:
     """A link paired with a 600-series pump holding ``days`` days of generated history up to
     ``end`` (aware) for a person in ``timezone`` (the IDS pump's generator, same seed, same
-    person), with that person's sensor and linked-meter readings."""
+    person), with that person's sensor and linked-meter readings; the pump LZO1X-compresses
+    its history sessions unless ``compress_history`` is False."""
     radio = radio or PumpRadio()
     model = generate_pump_history(
         seed,
@@ -315,7 +317,9 @@ def build_cnl_minimed(
         firmware_version="4.0",
         time_source=time_source,
     )
-    pump = Minimed600Pump(model, seed=seed, timezone=timezone, radio=radio)
+    pump = Minimed600Pump(
+        model, seed=seed, timezone=timezone, radio=radio, compress_history=compress_history
+    )
     return ContourNextLink24(
         pump,
         model_and_serial=model_and_serial,

@@ -101,8 +101,10 @@ class Minimed600Pump:
         radio: PumpRadio | None = None,
         battery_percent: int = 75,
         meter_serial: str = c.DEFAULT_METER_SERIAL,
+        compress_history: bool = c.COMPRESS_HISTORY,
     ) -> None:
         self.model = model
+        self.compress_history = compress_history
         self.radio = radio or PumpRadio()
         self.battery_percent = battery_percent
         self.meter_serial = meter_serial
@@ -549,7 +551,8 @@ class Minimed600Pump:
             return [p.history_info(seq, len(blocks) * c.HISTORY_BLOCK_SIZE, first, last)]
         per = c.HISTORY_BLOCKS_PER_SESSION
         sessions = [
-            p.history_session(data_type, blocks[i : i + per]) for i in range(0, len(blocks), per)
+            p.history_session(data_type, blocks[i : i + per], compress=self.compress_history)
+            for i in range(0, len(blocks), per)
         ]
         self._transfer = _Transfer(seq, sessions)
         return [self._initiate()]

@@ -218,8 +218,13 @@ MULTIPACKET_PACKET_SIZE = 200
 """CHOICE: bytes of session data per segment (the NGP size byte bounds a segment below 226)."""
 HISTORY_BLOCKS_PER_SESSION = 8
 """CHOICE: blocks per UNMERGED_HISTORY_RESPONSE session (a real pump also splits)."""
-HISTORY_COMPRESSED = 0x00
-"""CHOICE: the emulator never LZO-compresses history (the header's flag says so)."""
+HISTORY_FLAG_PLAIN, HISTORY_FLAG_LZO = 0x00, 0x01
+"""The session header's compressed flag: blocks as they are, or one LZO1X stream of them."""
+COMPRESS_HISTORY = True
+"""CHOICE: the emulated pump LZO1X-compresses every history session by default, as real
+600-series pumps may (``Minimed600Pump(compress_history=False)`` sends them plain); the
+compressor is the emulator's own greedy one (``emulator.protocols.lzo1x_encode``), so the
+compressed bytes differ from a real pump's, the decompressed blocks do not."""
 SG_READINGS_PER_EVENT = 12
 """CHOICE: sensor readings per SENSOR_GLUCOSE_READINGS_EXTENDED event (newest first, 5 min
 apart); a gap in the readings starts a new event, gaps carry no event of their own."""

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from emulator.protocols import lzo1x_encode
 from emulator.protocols import minimed600_constants as c
 from emulator.protocols.minimed600 import crc16, encode_comd, with_inner_crc
 
@@ -186,15 +187,17 @@ def _close_block(data: bytes) -> bytes:
     )
 
 
-def history_session(data_type: int, blocks: Sequence[bytes]) -> bytes:
-    """The data of one UNMERGED_HISTORY_RESPONSE multipacket session (command first)."""
+def history_session(data_type: int, blocks: Sequence[bytes], *, compress: bool = False) -> bytes:
+    """The data of one UNMERGED_HISTORY_RESPONSE multipacket session (command first): the
+    blocks as they are, or (``compress``) one LZO1X stream of them."""
     payload = b"".join(blocks)
+    body = lzo1x_encode.compress(payload) if compress else payload
     return (
         struct.pack(">H", c.UNMERGED_HISTORY_RESPONSE)
         + bytes([data_type])
-        + struct.pack(">II", len(payload), len(payload))
-        + bytes([c.HISTORY_COMPRESSED])
-        + payload
+        + struct.pack(">II", len(body), len(payload))
+        + bytes([c.HISTORY_FLAG_LZO if compress else c.HISTORY_FLAG_PLAIN])
+        + body
     )
 
 

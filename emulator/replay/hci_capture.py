@@ -122,6 +122,11 @@ def read_packets(path: Path) -> list[HciPacket]:
 
 
 def _btsnoop(data: bytes, path: Path) -> list[HciPacket]:
+    if len(data) < 16:
+        raise CaptureError(
+            f"{path} is cut short: it ends inside the 16-byte btsnoop file header. "
+            "Nothing was replayed; ask for the whole file again."
+        )
     _version, datalink = struct.unpack(">II", data[8:16])
     if datalink != BTSNOOP_H4:
         raise CaptureError(f"{path} is btsnoop with datalink {datalink}; only H4 (1002) is read.")

@@ -274,6 +274,8 @@ class _Session:
                     self._unlink(command)
                 elif command.command == wire.CMD_SUBMIT:
                     out = b""
+                    if command.direction == wire.DIR_OUT and command.length > wire.MAX_TRANSFER:
+                        break  # a claimed length no device takes: the stream is out of step
                     if command.direction == wire.DIR_OUT and command.length > 0:
                         out = wire.recv_exact(self.conn, command.length)
                     if self.server._count_submit():

@@ -35,11 +35,19 @@ class PeerClosed(ConnectionError):
     """The other end closed the TCP connection."""
 
 
+RECV_CHUNK = 65536
+"""Largest single read: memory grows with the bytes that arrive, never with a claimed size."""
+
+MAX_TRANSFER = 1 << 20
+"""Largest OUT transfer the server takes; a longer claim is out of step (no device here
+takes more than a few kilobytes at once)."""
+
+
 def recv_exact(sock: socket.socket, size: int) -> bytes:
     """Exactly ``size`` bytes from ``sock``; ``PeerClosed`` if the connection ends first."""
     buffer = bytearray()
     while len(buffer) < size:
-        chunk = sock.recv(size - len(buffer))
+        chunk = sock.recv(min(size - len(buffer), RECV_CHUNK))
         if not chunk:
             raise PeerClosed("the USB/IP peer closed the connection")
         buffer += chunk

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hil.scenarios.model import Scenario, reference_problems
+from hil.scenarios.yaml_text import YamlProblem, read_yaml
 
 Location = tuple[str | int, ...]
 
@@ -103,14 +104,9 @@ def load_scenario(path: Path) -> Scenario:
 def parse_scenario(text: str, name: str = "<scenario>") -> Scenario:
     """Validate scenario ``text``; ``name`` is how errors name the file."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as bad:
-        mark = bad.problem_mark or bad.context_mark
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ScenarioFileError(
-            f"{name}{where}: not valid YAML: {bad.problem or bad.context}"
-        ) from None
+        node, data = read_yaml(text)
+    except YamlProblem as bad:
+        raise ScenarioFileError(f"{name} line {bad.line}: not valid YAML: {bad.message}") from None
     if not isinstance(data, dict) or node is None:
         raise ScenarioFileError(
             f"{name} line 1: a scenario is a YAML mapping (name:, devices:, runs: ...); "

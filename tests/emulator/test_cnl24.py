@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from emulator.devices.cnl24 import Cnl24Faults, ContourNextLink24, build_cnl_minimed
+from emulator.protocols import lzo1x_encode
 from emulator.protocols import minimed600 as mm
 from emulator.protocols import minimed600_constants as c
 from emulator.usb import EmulatedUsbBackend
@@ -111,7 +112,10 @@ def unpack_key(packed: bytes, serial: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def history_link() -> ContourNextLink24:
-    return build_cnl_minimed(timezone=TZ, end=END, seed=3, days=10, time_source=lambda: END)
+    # Plain sessions: this side reads the blocks as they are (the LZO1X test is below).
+    return build_cnl_minimed(
+        timezone=TZ, end=END, seed=3, days=10, time_source=lambda: END, compress_history=False
+    )
 
 
 def plugged(link: ContourNextLink24) -> tuple[EmulatedUsbBackend, Host]:
@@ -140,13 +144,14 @@ def open_session(host: Host) -> tuple[int, int]:
     return cnl_mac, pump_mac
 
 
-def read_history(host: Host, pump_mac: int, data_type: int) -> list[bytes]:
+def read_sessions(host: Host, pump_mac: int, data_type: int) -> tuple[int, list[bytes]]:
+    """The history info's size and the sessions (command first) as the pump sent them."""
     params = bytes([data_type, c.HISTORY_FULL]) + struct.pack(">II", 0, 0) + bytes(2)
     host.transmit(pump_mac, c.READ_HISTORY_INFO_REQUEST, params)
     info = host.answer()
     size = struct.unpack(">I", info.parameters[1:5])[0]
     host.transmit(pump_mac, c.READ_HISTORY_REQUEST, params)
-    blocks: list[bytes] = []
+    sessions: list[bytes] = []
     while True:
         start = host.answer()
         if start.command == c.END_HISTORY_TRANSMISSION:
@@ -159,15 +164,24 @@ def read_history(host: Host, pump_mac: int, data_type: int) -> list[bytes]:
         assert (
             len(data) == total and struct.unpack(">H", data[:2])[0] == c.UNMERGED_HISTORY_RESPONSE
         )
+        sessions.append(data)
+        host.transmit(
+            pump_mac, c.ACK_COMMAND, struct.pack(">H", c.MULTIPACKET_SEGMENT_TRANSMISSION)
+        )
+    return size, sessions
+
+
+def read_history(host: Host, pump_mac: int, data_type: int) -> list[bytes]:
+    size, sessions = read_sessions(host, pump_mac, data_type)
+    blocks: list[bytes] = []
+    for data in sessions:
+        assert data[11] == c.HISTORY_FLAG_PLAIN
         payload = data[12:]
         for i in range(0, len(payload), 2048):
             block = payload[i : i + 2048]
             used, crc = struct.unpack(">HH", block[-4:])
             assert mm.crc16(block[:used]) == crc
             blocks.append(block[:used])
-        host.transmit(
-            pump_mac, c.ACK_COMMAND, struct.pack(">H", c.MULTIPACKET_SEGMENT_TRANSMISSION)
-        )
     assert len(blocks) * 2048 == size
     events = []
     for block in blocks:
@@ -346,3 +360,27 @@ def test_basal_patterns_never_set_are_empty_and_unknown_ones_refused(
         pump.answer(mm.ComdMessage(2, c.READ_BASAL_PATTERN_REQUEST, b"\x09"))[0]
     )
     assert refused.command == c.NAK_COMMAND and refused.parameters == bytes([0x01, 0x16, 0x09])
+
+
+def test_the_pump_compresses_its_history_sessions_by_default() -> None:
+    def sessions(link: ContourNextLink24) -> list[bytes]:
+        bus, host = plugged(link)
+        cnl_mac, pump_mac = open_session(host)
+        assert host.join(c.DEFAULT_CHANNEL, cnl_mac, pump_mac)
+        host.transmit(pump_mac, c.HIGH_SPEED_MODE, bytes([c.HIGH_SPEED_ENABLE]))
+        _, out = read_sessions(host, pump_mac, c.HISTORY_PUMP_DATA)
+        bus.unplug(link)
+        return out
+
+    def link(compress: bool = c.COMPRESS_HISTORY) -> ContourNextLink24:
+        return build_cnl_minimed(
+            timezone=TZ, end=END, seed=3, days=3, time_source=lambda: END, compress_history=compress
+        )
+
+    plain, packed = sessions(link(False)), sessions(link())
+    assert c.COMPRESS_HISTORY and len(packed) == len(plain) > 0
+    for p, z in zip(plain, packed, strict=True):
+        assert (p[11], z[11]) == (c.HISTORY_FLAG_PLAIN, c.HISTORY_FLAG_LZO)
+        assert z[:3] == p[:3] and z[7:11] == p[7:11] == len(p[12:]).to_bytes(4, "big")
+        assert z[3:7] == len(z[12:]).to_bytes(4, "big") and len(z) < len(p)
+        assert z[12:] == lzo1x_encode.compress(p[12:])

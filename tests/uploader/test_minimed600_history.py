@@ -190,12 +190,39 @@ def test_the_carry_survives_the_cursor() -> None:
     assert Carry.from_json(json.loads(json.dumps(carry.to_json()))) == carry
 
 
-def test_a_compressed_session_is_refused_clearly() -> None:
-    data = bytearray.fromhex(HISTORY["session"]["hex"])
-    data[11] = 1  # the compressed flag
-    with pytest.raises(ProtocolError, match="LZO-compressed") as caught:
+def _compressed(session: bytes, stream: bytes) -> bytes:
+    header = bytearray(session[: h.SESSION_HEADER_SIZE])
+    header[3:7] = len(stream).to_bytes(4, "big")
+    header[11] = 1  # the compressed flag
+    return bytes(header) + stream
+
+
+def _literal_stream(data: bytes) -> bytes:
+    """LZO1X by hand: one literal run (0x00, 255 per zero byte, n: 18 + ... bytes), the end."""
+    rest, out = len(data) - 18, bytearray([0])
+    while rest > 255:
+        out.append(0)
+        rest -= 255
+    return bytes(out) + bytes([rest]) + data + bytes([0x11, 0, 0])
+
+
+def test_a_compressed_session_reads_as_the_plain_one() -> None:
+    plain = bytes.fromhex(HISTORY["session"]["hex"])
+    body = plain[h.SESSION_HEADER_SIZE :]
+    parsed = h.parse_session(_compressed(plain, _literal_stream(body)))
+    assert parsed == h.parse_session(plain)
+
+
+def test_a_corrupted_compressed_session_is_refused_clearly() -> None:
+    plain = bytes.fromhex(HISTORY["session"]["hex"])
+    data = bytearray(plain)
+    data[11] = 1  # the compressed flag over blocks that are no LZO1X stream
+    with pytest.raises(MessageCorrupted, match="compressed history") as caught:
         h.parse_session(bytes(data))
-    assert "nothing was uploaded" in caught.value.user_message()
+    assert caught.value.hint
+    stream = _literal_stream(plain[h.SESSION_HEADER_SIZE :])
+    with pytest.raises(ProtocolError, match="compressed history session holds"):
+        h.parse_session(_compressed(plain, stream)[:-1])
 
 
 # ---- Bolus Wizard estimates ---------------------------------------------------------------

@@ -23,8 +23,10 @@ Supported features:
       see ``uploader.drivers.minimed600_history``;
     - status (reservoir, battery, active insulin, sensor glucose) reported as notes.
 
-Not supported: LZO-compressed history sessions (refused with a clear error); Bolus Wizard
-records (``wizard`` datums); setting the pump's clock (the pump's menus do).
+LZO-compressed history sessions are decompressed (``uploader.protocols.lzo1x``).
+
+Not supported: Bolus Wizard records (``wizard`` datums); setting the pump's clock (the pump's
+menus do).
 
 Protocol: ``uploader.drivers.minimed600_session`` over the link's HID reports; messages in
 ``uploader.protocols.minimed_link``, ``uploader.protocols.ngp`` and

@@ -69,13 +69,19 @@ class OtherRecord:
 
 def parse_timestamp(text: str, what: str) -> datetime:
     try:
-        if len(text) != 12 or not text.isdigit():
+        if len(text) != 12 or not _digits(text):
             raise ValueError(text)
         return datetime.strptime(text, "%Y%m%d%H%M")
     except ValueError:
         raise RecordError(
             f"The meter sent an unreadable {what} {text!r} (expected YYYYMMDDHHMM)."
         ) from None
+
+
+def _digits(text: str, most: int = 12) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts ``'²'``, which ``int`` refuses), and
+    few enough that ``int`` stays within its digit limit."""
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
 
 
 def _config(text: str, component: str) -> dict[str, str]:
@@ -102,9 +108,9 @@ def parse_header(text: str) -> ContourHeader:
         raise RecordError(f"The meter reports an unknown glucose unit code U={config['U']!r}.")
     low = high = None
     limits = config.get("V", "")
-    if len(limits) == 5 and limits.isdigit():
+    if len(limits) == 5 and _digits(limits):
         low, high = int(limits[:2]), int(limits[2:])
-    count = int(fields[6]) if fields[6].isdigit() else None
+    count = int(fields[6]) if _digits(fields[6]) else None
     clock = parse_timestamp(fields[13], "clock") if len(fields) > 13 and fields[13] else None
     return ContourHeader(
         product_code=sender[0],
@@ -132,7 +138,7 @@ def parse_record(text: str, delims: Delimiters) -> ContourResult | OtherRecord:
     fields = text.split(delims.field)
     if len(fields) < 9:
         raise RecordError(f"A result record has {len(fields)} fields; 9 were expected: {text!r}.")
-    if not fields[1].isdigit():
+    if not _digits(fields[1]):
         raise RecordError(f"A result record has no sequence number: {text!r}.")
     test = fields[2].split(delims.component)[-1]
     unit, _, method = fields[4].partition(delims.component)

@@ -92,7 +92,8 @@ def parse_measurement(value: bytes) -> GlucoseMeasurement:
         if flags & FLAG_STATUS:
             status = struct.unpack_from("<H", value, pos)[0]
             pos += 2
-    except (IndexError, struct.error, ValueError) as exc:
+        _ = base_time + timedelta(minutes=offset)  # the user-facing time must exist
+    except (IndexError, struct.error, ValueError, OverflowError) as exc:
         raise MeasurementError(f"malformed Glucose Measurement {value.hex()}: {exc}") from None
     return GlucoseMeasurement(
         sequence=sequence,
@@ -131,7 +132,7 @@ def parse_context(value: bytes) -> MeasurementContext:
             pos += 3
         if flags & 0x02:
             meal = value[pos]
-    except (IndexError, ValueError) as exc:
+    except (IndexError, struct.error, ValueError) as exc:
         raise MeasurementError(
             f"malformed Glucose Measurement Context {value.hex()}: {exc}"
         ) from None

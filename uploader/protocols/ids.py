@@ -441,7 +441,7 @@ def parse_template_chunk(operand: bytes, values_per_block: int, max_blocks: int)
                 values.append(_amount(operand, pos, "a template value"))
                 pos += 2
             blocks.append(TimeBlock(first + i, duration, tuple(values)))
-    except (IndexError, struct.error):
+    except (IndexError, struct.error, ValueError):  # ValueError: an SFLOAT cut off
         raise IdsFormatError(f"malformed template response {operand.hex()}") from None
     return TemplateChunk(template, tuple(blocks))
 
@@ -844,7 +844,7 @@ def _reference_time(r: HistoryRecord) -> ReferenceTime:
     utc = decode_date_time(r.data, 1)
     zone = struct.unpack_from("<b", r.data, 1 + DATE_TIME_SIZE)[0]
     dst = r.data[2 + DATE_TIME_SIZE]
-    return ReferenceTime(
+    reference = ReferenceTime(
         r.record_number,
         r.relative_offset_s,
         reason,
@@ -852,6 +852,11 @@ def _reference_time(r: HistoryRecord) -> ReferenceTime:
         None if zone == -128 else zone * 15,
         DST_MINUTES.get(dst),
     )
+    try:
+        _ = reference.local
+    except OverflowError:  # 9999-12-31 23:59 plus a time zone east of UTC
+        raise ValueError("its local time falls outside the calendar") from None
+    return reference
 
 
 def _two_part(first: HistoryRecord, second: HistoryRecord) -> HistoryEvent:

@@ -9,12 +9,13 @@ pump.json for the event layouts no public parser decodes (docs/protocols/minimed
   (3 full, 4 partial), from and to RTC (UInt32BE), 0x0000. Info answer (0x030D): one byte,
   size UInt32BE, first and last event's NGP timestamp.
 - The history comes in sessions (UNMERGED_HISTORY_RESPONSE 0x030E: data type, compressed
-  size UInt32BE, uncompressed size UInt32BE, compressed flag, blocks), each announced by
-  INITIATE_MULTIPACKET_TRANSFER (0xFF00: session size UInt32BE, packet size, last packet
-  size, packet count, UInt16BE) and sent as MULTIPACKET_SEGMENT_TRANSMISSION (0xFF01: packet
-  number UInt16BE, data). The host ACKs (0x00FE + the command acknowledged) the initiation and
-  the last segment, asks for missing ones (0xFF02: first packet, count), and the pump ends
-  with END_HISTORY_TRANSMISSION (0x030A).
+  size UInt32BE, uncompressed size UInt32BE, compressed flag, blocks; with the flag set the
+  blocks are one LZO1X stream, decompressed by ``lzo1x`` to the uncompressed size), each
+  announced by INITIATE_MULTIPACKET_TRANSFER (0xFF00: session size UInt32BE, packet size,
+  last packet size, packet count, UInt16BE) and sent as MULTIPACKET_SEGMENT_TRANSMISSION
+  (0xFF01: packet number UInt16BE, data). The host ACKs (0x00FE + the command acknowledged)
+  the initiation and the last segment, asks for missing ones (0xFF02: first packet, count),
+  and the pump ends with END_HISTORY_TRANSMISSION (0x030A).
 - Block: 2048 bytes, events never split, data size UInt16BE at 2044 and the CRC-16/CCITT of
   the data at 2046.
 - Event: type, source, size (whole event), NGP timestamp (RTC, offset); then its body.
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from uploader.errors import ProtocolError
+from uploader.protocols import lzo1x
 from uploader.protocols.minimed_errors import MessageCorrupted
 from uploader.protocols.minimed_pump import INSULIN_SCALE, PumpTime
 from uploader.protocols.ngp import crc16_ccitt
@@ -46,6 +48,8 @@ FULL, PARTIAL = 0x03, 0x04
 BLOCK_SIZE = 2048
 SESSION_HEADER_SIZE = 12
 EVENT_HEADER_SIZE = 11
+MAX_SESSION_SIZE = 16 * 1024 * 1024
+"""A sanity bound on one session's uncompressed size (90 days of history is far below)."""
 
 USER_TIME_DATE_CHANGE = 0x03
 NORMAL_BOLUS_PROGRAMMED = 0x15
@@ -138,14 +142,20 @@ def parse_session(data: bytes) -> Session:
     command, data_type, compressed, uncompressed, flag = struct.unpack_from(">HBIIB", data)
     if command != UNMERGED_HISTORY_RESPONSE:
         raise ProtocolError(f"The pump's history session starts with 0x{command:04x}.")
-    if flag:
-        raise ProtocolError(
-            "The pump sent its history LZO-compressed, which this version of the uploader "
-            "cannot read yet.",
-            hint="Report this pump's model and firmware to support; nothing was uploaded.",
-        )
     body = data[SESSION_HEADER_SIZE:]
-    if compressed != uncompressed or len(body) != uncompressed or uncompressed % BLOCK_SIZE:
+    if uncompressed % BLOCK_SIZE or uncompressed > MAX_SESSION_SIZE:
+        raise ProtocolError(
+            f"The pump announced a {uncompressed}-byte history session, not whole "
+            f"{BLOCK_SIZE}-byte blocks (at most {MAX_SESSION_SIZE} bytes)."
+        )
+    if flag:
+        if len(body) != compressed:
+            raise ProtocolError(
+                f"The pump's compressed history session holds {len(body)} bytes where it "
+                f"announced {compressed}."
+            )
+        body = lzo1x.decompress(body, uncompressed)
+    elif compressed != uncompressed or len(body) != uncompressed:
         raise ProtocolError(
             f"The pump's history session holds {len(body)} bytes where it announced "
             f"{uncompressed} in whole {BLOCK_SIZE}-byte blocks."

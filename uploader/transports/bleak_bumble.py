@@ -12,6 +12,7 @@ Implements bleak's ``BaseBleakScanner`` and ``BaseBleakClient`` contracts (bleak
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +59,14 @@ class BumblePairingError(BleakError):
     def __init__(self, message: str, reason: Exception | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def _cancelled_by_us() -> bool:
+    """True when the running task itself is being cancelled (a timeout, Ctrl-C); False when
+    a ``CancelledError`` came from Bumble aborting a wait because the link dropped
+    (``Connection.cancel_on_disconnection``), which is a disconnection, not a cancel."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def uuid_string(uuid: UUID) -> str:
@@ -189,6 +198,11 @@ class BumbleClient(BaseBleakClient):
             await self._peer.request_mtu(247)
             await self._peer.discover_services()
             self.services = await self._collect_services(self._peer)
+        except asyncio.CancelledError as exc:
+            await self.disconnect()
+            if _cancelled_by_us():
+                raise
+            raise BleakError(f"the link dropped while connecting ({exc})") from None
         except BaseException:
             # A half-open link keeps a peripheral connected and silent: always drop it.
             await self.disconnect()
@@ -281,6 +295,10 @@ class BumbleClient(BaseBleakClient):
             raise BleakGATTProtocolError(int(exc.error_code)) from exc
         except BaseBumbleError as exc:
             raise BleakError(f"GATT operation failed: {exc}") from exc
+        except asyncio.CancelledError as exc:
+            if _cancelled_by_us():
+                raise
+            raise BleakError(f"the link dropped during a GATT operation ({exc})") from None
 
     async def read_gatt_char(
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any

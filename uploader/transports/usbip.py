@@ -200,10 +200,11 @@ def _connect(host: str, port: int, timeout_s: float) -> socket.socket:
 
 
 class _Urb:
-    __slots__ = ("actual", "data", "direction", "done", "status")
+    __slots__ = ("actual", "data", "direction", "done", "length", "status")
 
-    def __init__(self, direction: int) -> None:
+    def __init__(self, direction: int, length: int = 0) -> None:
         self.direction = direction
+        self.length = length
         self.done = threading.Event()
         self.status = 0
         self.actual = 0
@@ -264,6 +265,10 @@ class UsbipSession:
                 if urb is None:
                     continue  # a reply to a transfer we gave up on (it carried no IN data)
                 if command == RET_SUBMIT and urb.direction == DIR_IN and actual > 0:
+                    if actual > urb.length:  # more than was asked: out of step, device lost
+                        urb.status = -errno.ENODEV
+                        urb.done.set()
+                        break
                     urb.data = _recv_exact(self._sock, actual)
                 urb.status, urb.actual = status, actual
                 urb.done.set()
@@ -310,7 +315,7 @@ class UsbipSession:
         interval: int = 0,
     ) -> _Urb:
         """Run one transfer to completion; libusb's errors on failure, timeout or loss."""
-        urb = _Urb(direction)
+        urb = _Urb(direction, length)
         flags = URB_DIR_IN if direction == DIR_IN else 0
         seqnum = self._send(
             CMD_SUBMIT,
@@ -471,6 +476,10 @@ class UsbipBackend(usb.backend.IBackend):  # type: ignore[misc]
         remote = _Remote(info, device)
         for index in range(device.bNumConfigurations):
             head = session.control(0x80, 0x06, 0x0200 | index, 0, 9, timeout).data
+            if len(head) < 4:
+                raise desc.DescriptorError(
+                    f"configuration descriptor {index} is cut short: {bytes(head).hex()}"
+                )
             total = struct.unpack_from("<H", head, 2)[0]
             full = session.control(0x80, 0x06, 0x0200 | index, 0, total, timeout).data
             remote.configurations.append(desc.parse_configuration_descriptor(full))

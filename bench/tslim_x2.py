@@ -1,0 +1,122 @@
+"""Tandem t:slim X2 uploads end to end, beside the IDS and MiniMed pumps: 1, 30 and 90 days.
+
+For each length: a fresh emulated t:slim X2 (the same pump model and generator as the other
+pumps, seed 6, with clock changes, its history log and sensor readings) on the in-process
+radio, one upload through the real uploader (bleak on the project's Bumble central, the
+16-character code challenge, HistoryLogStatus then HistoryLogRequest runs of 255 entries),
+mock cloud in-process; then the IDS pump (``bench.ids_pump``) and the MiniMed 600
+(``bench.minimed600``) for the same lengths. "history events" are the pump's history
+entries; "records" what the driver hands on (boluses, closed basal intervals, device events,
+smbg and cbg readings).
+
+Usage: ``python -m bench.tslim_x2 [--repeat N] [--no-others]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import ids_pump, minimed600
+from emulator.ble.tslim_x2 import DEFAULT_CODE, TslimX2
+from emulator.devices.tslim_x2_pump import TslimX2Pump
+from emulator.generators.pump_history import generate_pump_history
+from hil.ble import BleWorld
+from hil.cloud import InProcessCloud
+from hil.devices import EmulatedBleDevice, running_utc
+from hil.harness import UploadHarness
+from uploader.pairing import fixed_code
+
+TIMEZONE = "America/New_York"
+NOW = datetime(2026, 3, 16, 3, 30, tzinfo=UTC)
+TRANSFER = ("detect", "connect", "identify", "fetch", "disconnect")
+LENGTHS = (1, 30, 90)
+Run = tuple[int, int, int, float, float]
+
+
+def run(days: int) -> Run:
+    """(history entries, records read, datums, transfer s, upload s) of one upload."""
+    with tempfile.TemporaryDirectory() as tmp:
+        world = BleWorld()
+        cloud = InProcessCloud()
+        try:
+            model = generate_pump_history(
+                6,
+                timezone=TIMEZONE,
+                end=NOW,
+                days=days,
+                clock_changes=True,
+                profile=None,
+                serial_number="TS-11223344",
+                time_source=running_utc(NOW),
+            )
+            pump = EmulatedBleDevice(world, TslimX2(TslimX2Pump(model, seed=6, timezone=TIMEZONE)))
+            pump.start()
+            account = cloud.create_account(f"t{time.monotonic_ns()}@example.test", "bench-pw-1")
+            harness = UploadHarness(
+                cloud_url=cloud.base_url,
+                account=account,
+                timezone=TIMEZONE,
+                state_path=Path(tmp) / "state.sqlite3",
+                usb_backend=None,
+                transport_factory=cloud.transport,
+                clock=running_utc(NOW),
+                ble_transport=world.host_endpoint(),
+                runner=world.run,
+                device_timeout_ms=60_000,
+            )
+            started = time.perf_counter()
+            result = harness.upload(pump.device_spec, pairing_code=fixed_code(DEFAULT_CODE))
+            total = time.perf_counter() - started
+            assert result.status == "uploaded"
+            transfer = sum(result.timings.get(step, 0.0) for step in TRANSFER)
+            entries = len(pump.peripheral.pump.entries)
+            return entries, result.records_read, result.datums, transfer, total
+        finally:
+            cloud.close()
+            world.close()
+
+
+def _row(name: str, days: int, runs: list[Run]) -> str:
+    events, records, datums = runs[0][:3]
+    transfer = statistics.median(r[3] for r in runs)
+    total = statistics.median(r[4] for r in runs)
+    return (
+        f"| {name} | {days} | {events:,} | {records:,} | {datums:,} | {transfer:.2f} "
+        f"| {records / transfer:,.0f} | {total:.2f} | {records / total:,.0f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-others", action="store_true", help="only the t:slim X2")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; median of {args.repeat}"
+    )
+    print(
+        "| pump | days | history events | records | datums | transfer s | transfer rec/s "
+        "| upload s | upload rec/s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for days in LENGTHS:
+        print(_row("t:slim X2 (BLE)", days, [run(days) for _ in range(args.repeat)]), flush=True)
+    if args.no_others:
+        return
+    for days in LENGTHS:
+        ids = [ids_pump.run(days, 0.0, False) for _ in range(args.repeat)]
+        print(_row("IDS (BLE)", days, ids), flush=True)
+    for days in LENGTHS:
+        print(_row("MiniMed 600 (USB)", days, [minimed600.run(days) for _ in range(args.repeat)]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,399 @@
+"""An emulated Tandem t:slim X2: the person's pump history as the pump's history log, and the
+answers to status requests.
+
+The pump part is the shared ``PumpModel`` (emulator.model.pump) and its ledger, written as the
+t:slim X2 logs it (emulator.protocols.tandem_history; pumpX2's public description): a bolus is
+BolusRequestedMsg2 (standard percent, extended minutes), BolusActivated and BolexActivated
+(programmed parts), BolusCompleted and BolexCompleted (delivered parts); each basal change a
+BasalRateChange (with TempRateActivated / TempRateCompleted around a temporary rate);
+suspend/resume PumpingSuspended / PumpingResumed; a reservoir change CartridgeFilled; primes
+TubingFilled / CannulaFilled; alarms AlarmActivated; a clock change TimeChanged (and
+DateChange when the day changes). As the MiniMed 600 emulator does, the same seed's CGM world
+gives CGM readings (CgmDataGx, every 5 minutes while the sensor stores one) and a meter BG
+5 minutes before each meal bolus (BG). Ledgers ``sensor`` and ``bg_readings`` are the truth
+for the oracle. Sequence numbers start at 1, oldest first.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from emulator.generators.cgm_history import CgmHistory
+from emulator.model.pump import BasalInterval, BolusKind, BolusRecord, PumpModel, ReferenceTime
+from emulator.protocols import tandem_constants as c
+from emulator.protocols import tandem_history as h
+from emulator.protocols import tandem_status as s
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A CGM or meter reading: true time, the pump's clock then, mg/dL."""
+
+    at: datetime
+    display: datetime
+    mg_dl: int
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of an insulin delivery profile (what IDPSegmentResponse carries)."""
+
+    start_minute: int
+    basal: float
+    carb_ratio: float
+    target: int
+    isf: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    idp_id: int
+    name: str
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    sequence: int
+    at: datetime
+    raw: bytes
+
+
+class TslimX2Pump:
+    """The pump: ``model`` (history and ledger), ``sensor`` and ``bg_readings`` ledgers,
+    ``entries`` (its history log)."""
+
+    def __init__(
+        self,
+        model: PumpModel,
+        *,
+        seed: int,
+        timezone: str,
+        battery_percent: int = c.DEFAULT_BATTERY_PERCENT,
+    ) -> None:
+        self.model = model
+        self.battery_percent = battery_percent
+        self.zone = ZoneInfo(timezone)
+        self._references = [
+            (e.utc, e.payload.display - e.utc.astimezone(UTC).replace(tzinfo=None))
+            for e in model.history
+            if isinstance(e.payload, ReferenceTime)
+        ]
+        self._times = [at for at, _ in self._references]
+        world = CgmHistory(seed)
+        self.sensor = self._sensor(world)
+        before = timedelta(minutes=c.BG_BEFORE_MEAL_BOLUS_MINUTES)
+        self.bg_readings = [
+            Reading(
+                b.start - before,
+                self.display(b.start - before),
+                self._glucose(world, b.start - before),
+            )
+            for b in model.ledger.boluses
+            if b.meal and self._times and b.start - before >= self._times[0]
+        ]
+        self.entries = self._build()
+
+    # ---- identity ----------------------------------------------------------------------------
+
+    @property
+    def serial_number(self) -> str:
+        digits = "".join(ch for ch in self.model.serial_number if ch.isdigit())
+        return digits or "0"
+
+    @property
+    def firmware_revision(self) -> str:
+        return self.model.firmware_version
+
+    # ---- time --------------------------------------------------------------------------------
+
+    def display(self, at: datetime) -> datetime:
+        """The pump clock's reading at true time ``at`` (from its reference times)."""
+        if not self._references:
+            return self.model.display(at).replace(microsecond=0)
+        index = max(0, bisect.bisect_right(self._times, at) - 1)
+        naive = at.astimezone(UTC).replace(tzinfo=None) + self._references[index][1]
+        return naive.replace(microsecond=0)
+
+    def _glucose(self, world: CgmHistory, at: datetime) -> int:
+        local = at.astimezone(self.zone).replace(tzinfo=None)
+        return max(40, min(400, round(world.glucose_at(local))))
+
+    def _sensor(self, world: CgmHistory) -> list[Reading]:
+        if not self._times:
+            return []
+        at = self._times[0].replace(second=0, microsecond=0)
+        at += timedelta(minutes=(-at.minute) % c.CGM_INTERVAL_MINUTES)
+        step = timedelta(minutes=c.CGM_INTERVAL_MINUTES)
+        out = []
+        while at <= self.model.now:
+            if world.stored_at(at.astimezone(self.zone).replace(tzinfo=None)) is not None:
+                out.append(Reading(at, self.display(at), self._glucose(world, at)))
+            at += step
+        return out
+
+    # ---- the history log ---------------------------------------------------------------------
+
+    def _build(self) -> list[LogEntry]:
+        items: list[tuple[datetime, int, int, datetime, bytes]] = []
+
+        def add(at: datetime, type_id: int, shown: datetime, payload: bytes) -> None:
+            items.append((at, len(items), type_id, shown, payload))
+
+        ledger = self.model.ledger
+        for b in ledger.boluses:
+            self._bolus(add, b)
+        previous: BasalInterval | None = None
+        temp_id = 0
+        for interval in ledger.basal:
+            temp_id = self._basal(add, previous, interval, temp_id)
+            previous = interval
+        for status in ledger.status:
+            if status.suspended:
+                reason = c.SUSPEND_ALARM if status.automatic else c.SUSPEND_USER
+                add(
+                    status.at,
+                    c.LOG_PUMPING_SUSPENDED,
+                    status.display,
+                    h.pumping_suspended(0, reason),
+                )
+            else:
+                add(status.at, c.LOG_PUMPING_RESUMED, status.display, h.pumping_resumed(0))
+        for swap in ledger.reservoir_changes:
+            add(swap.at, c.LOG_CARTRIDGE_FILLED, swap.display, h.cartridge_filled(swap.fill))
+        for prime in ledger.primes:
+            if prime.target == "tubing":
+                add(prime.at, c.LOG_TUBING_FILLED, prime.display, h.tubing_filled(prime.volume))
+            else:
+                payload = h.cannula_filled(prime.volume, c.PRIME_COMPLETED)
+                add(prime.at, c.LOG_CANNULA_FILLED, prime.display, payload)
+        for alarm in ledger.alarms:
+            alarm_id = c.ALARM_IDS[str(alarm.kind)]
+            add(alarm.at, c.LOG_ALARM_ACTIVATED, alarm.display, h.alarm_activated(alarm_id))
+        for change in ledger.clock_changes:
+            self._clock(add, change.at, change.before, change.after)
+        for bg in self.bg_readings:
+            add(bg.at, c.LOG_BG, bg.display, h.bg_reading(bg.mg_dl, 0.0, 0, 0))
+        for value in self.sensor:
+            seconds = h.pump_seconds(value.display)
+            payload = h.cgm_data_gx(value.mg_dl, seconds, seconds)
+            add(value.at, c.LOG_CGM_DATA_GX, value.display, payload)
+        items.sort(key=lambda item: (item[0], item[1]))
+        return [
+            LogEntry(n, at, h.entry(type_id, h.pump_seconds(shown), n, payload))
+            for n, (at, _, type_id, shown, payload) in enumerate(items, start=1)
+        ]
+
+    def _bolus(self, add: Callable[[datetime, int, datetime, bytes], None], b: BolusRecord) -> None:
+        total = b.programmed_fast + b.programmed_extended
+        percent = (
+            100
+            if b.kind is BolusKind.FAST or total == 0
+            else round(100 * b.programmed_fast / total)
+        )
+        minutes = b.programmed_minutes if b.programmed_extended else 0
+        add(
+            b.start,
+            c.LOG_BOLUS_REQUESTED_MSG2,
+            b.start_display,
+            h.bolus_requested_msg2(b.bolus_id, percent, minutes, 0, 0),
+        )
+        status = c.BOLUS_STOPPED if b.cancelled else c.BOLUS_COMPLETED
+        end_shown = self.display(b.end)
+        if b.programmed_fast > 0:
+            add(
+                b.start,
+                c.LOG_BOLUS_ACTIVATED,
+                b.start_display,
+                h.bolus_activated(b.bolus_id, 0.0, b.programmed_fast),
+            )
+        if b.programmed_extended > 0:
+            begun = b.end - timedelta(minutes=b.delivered_minutes)
+            add(
+                begun,
+                c.LOG_BOLEX_ACTIVATED,
+                self.display(begun),
+                h.bolus_activated(b.bolus_id, 0.0, b.programmed_extended),
+            )
+        if b.programmed_fast > 0:
+            payload = h.bolus_completed(
+                b.bolus_id, status, 0.0, b.delivered_fast, b.programmed_fast
+            )
+            add(b.end, c.LOG_BOLUS_COMPLETED, end_shown, payload)
+        if b.programmed_extended > 0:
+            payload = h.bolus_completed(
+                b.bolus_id, status, 0.0, b.delivered_extended, b.programmed_extended
+            )
+            add(b.end, c.LOG_BOLEX_COMPLETED, end_shown, payload)
+
+    def _basal(
+        self,
+        add: Callable[[datetime, int, datetime, bytes], None],
+        previous: BasalInterval | None,
+        interval: BasalInterval,
+        temp_id: int,
+    ) -> int:
+        if previous is not None and previous.delivery == "temp" and previous.end is not None:
+            planned = previous.temp_planned_end or previous.end
+            left = max(0, round((planned - previous.end).total_seconds()))
+            payload = h.temp_rate_completed(temp_id, left)
+            add(previous.end, c.LOG_TEMP_RATE_COMPLETED, self.display(previous.end), payload)
+        if interval.delivery == "suspend":
+            change = c.CHANGE_PUMP_SUSPENDED
+        elif interval.delivery == "temp":
+            change = c.CHANGE_TEMP_RATE_START
+        elif previous is not None and previous.delivery == "suspend":
+            change = c.CHANGE_PUMP_RESUMED
+        elif previous is not None and previous.delivery == "temp":
+            change = c.CHANGE_TEMP_RATE_END
+        elif previous is not None and previous.template != interval.template:
+            change = c.CHANGE_NEW_PROFILE
+        else:
+            change = c.CHANGE_TIMED_SEGMENT
+        rate = (
+            interval.rate if interval.rate is not None and interval.delivery != "suspend" else 0.0
+        )
+        if interval.delivery == "temp":
+            temp_id += 1
+            if interval.percent is not None:
+                percent = interval.percent * 100
+            elif interval.scheduled_rate:
+                percent = rate / interval.scheduled_rate * 100
+            else:
+                percent = 0.0
+            planned = interval.temp_planned_end or interval.end or interval.start
+            minutes = (planned - interval.start).total_seconds() / 60
+            add(
+                interval.start,
+                c.LOG_TEMP_RATE_ACTIVATED,
+                interval.start_display,
+                h.temp_rate_activated(percent, minutes, temp_id),
+            )
+        payload = h.basal_rate_change(rate, interval.scheduled_rate, interval.template, change)
+        add(interval.start, c.LOG_BASAL_RATE_CHANGE, interval.start_display, payload)
+        return temp_id
+
+    def _clock(
+        self,
+        add: Callable[[datetime, int, datetime, bytes], None],
+        at: datetime,
+        before: datetime,
+        after: datetime,
+    ) -> None:
+        def of_day(t: datetime) -> int:
+            return t.hour * 3600 + t.minute * 60 + t.second
+
+        rtc = h.pump_seconds(before)
+        add(at, c.LOG_TIME_CHANGED, before, h.time_changed(of_day(before), of_day(after), rtc))
+        if before.date() != after.date():
+            days = (before.date() - c.EPOCH.date()).days, (after.date() - c.EPOCH.date()).days
+            add(at, c.LOG_DATE_CHANGED, before, h.date_changed(days[0], days[1], rtc))
+
+    def history_range(self, start: int, count: int) -> list[bytes] | None:
+        """Entries ``start`` .. ``start + count - 1``; None when ``start`` is not held."""
+        if not self.entries or not 1 <= start <= len(self.entries) or count < 1:
+            return None
+        return [e.raw for e in self.entries[start - 1 : start - 1 + count]]
+
+    # ---- insulin delivery profiles --------------------------------------------------------
+
+    def profiles(self) -> list[Profile]:
+        """One profile per basal template, the active one first; a segment starts wherever
+        the basal, the carb ratio, the ISF or the target changes (the model has one of each of
+        the last three; a profile's single target is the middle of the model's range)."""
+        settings = self.model.settings
+        icr, isf, target = (
+            settings.icr_templates[0],
+            settings.isf_templates[0],
+            settings.target_templates[0],
+        )
+        out = []
+        for basal in settings.basal_templates:
+            starts = sorted(
+                set(basal.starts()) | set(icr.starts()) | set(isf.starts()) | set(target.starts())
+            )
+            segments = []
+            for start in starts:
+                low, high = target.block_at(start)[1].values
+                segments.append(
+                    Segment(
+                        start,
+                        basal.block_at(start)[1].values[0],
+                        icr.block_at(start)[1].values[0],
+                        round((low + high) / 2),
+                        round(isf.block_at(start)[1].values[0]),
+                    )
+                )
+            name = basal.name or f"Profile {basal.number}"
+            out.append(Profile(basal.number, name, tuple(segments)))
+        out.sort(key=lambda p: p.idp_id != self.model.active_template)
+        return out
+
+    def _profile_answer(self, opcode: int, cargo: bytes) -> bytes | None:
+        profiles = {p.idp_id: p for p in self.profiles()}
+        if opcode == c.PROFILE_STATUS and not cargo:
+            ordered = self.profiles()
+            shown = self.model.clock_now()
+            minute = shown.hour * 60 + shown.minute
+            active = ordered[0].segments
+            index = max(i for i, seg in enumerate(active) if seg.start_minute <= minute)
+            return s.profile_status([p.idp_id for p in ordered], index)
+        if opcode == c.IDP_SETTINGS and len(cargo) == 1 and cargo[0] in profiles:
+            p = profiles[cargo[0]]
+            max_bolus = self.model.settings.max_bolus_iu
+            return s.idp_settings(
+                p.idp_id, p.name, len(p.segments), c.INSULIN_DURATION_MINUTES, max_bolus, True
+            )
+        if opcode == c.IDP_SEGMENT and len(cargo) == 2 and cargo[0] in profiles:
+            p = profiles[cargo[0]]
+            if cargo[1] >= len(p.segments):
+                return None
+            seg = p.segments[cargo[1]]
+            return s.idp_segment(
+                p.idp_id, cargo[1], seg.start_minute, seg.basal, seg.carb_ratio, seg.target, seg.isf
+            )
+        return None
+
+    # ---- status ------------------------------------------------------------------------------
+
+    def status(self, opcode: int, cargo: bytes, since_reset: int) -> bytes | None:
+        """The cargo answering status request ``opcode`` with ``cargo`` (None: not a status
+        request this pump answers, or a malformed one)."""
+        if opcode in (c.PROFILE_STATUS, c.IDP_SETTINGS, c.IDP_SEGMENT):
+            return self._profile_answer(opcode, cargo)
+        if cargo:
+            return None
+        model = self.model
+        now_shown = model.clock_now()
+        if opcode == c.API_VERSION:
+            return s.api_version()
+        if opcode == c.PUMP_VERSION:
+            return s.pump_version(int(self.serial_number[-9:]))
+        if opcode == c.CURRENT_BASAL_STATUS:
+            rate = model.current_rate()
+            interval = model.open_interval()
+            scheduled = interval.scheduled_rate if interval is not None else rate
+            return s.basal_status(scheduled, rate, abs(rate - scheduled) > 1e-9)
+        if opcode == c.CURRENT_BOLUS_STATUS:
+            return s.bolus_status(0, 0, 0, 0.0, 0, 0)
+        if opcode == c.CONTROL_IQ_IOB:
+            return s.iob(0.0, 0)
+        if opcode == c.INSULIN_STATUS:
+            return s.insulin_status(model.reservoir_remaining, c.LOW_INSULIN_UNITS)
+        if opcode == c.CURRENT_BATTERY_V1:
+            return s.battery(self.battery_percent)
+        if opcode == c.CURRENT_EGV_GUI_DATA:
+            if not self.sensor:
+                return s.egv(0, 0, 0, 0)
+            last = self.sensor[-1]
+            return s.egv(h.pump_seconds(last.display), last.mg_dl, 1, 0)
+        if opcode == c.TIME_SINCE_RESET:
+            return s.time_since_reset(h.pump_seconds(now_shown), since_reset)
+        if opcode == c.HISTORY_LOG_STATUS:
+            n = len(self.entries)
+            return h.history_status(n, 1 if n else 0, n)
+        return None

@@ -1,0 +1,88 @@
+"""The emulated t:slim X2's history log against its ledger: every bolus, basal change,
+suspend/resume, reservoir change, prime, alarm, clock change, BG and CGM reading is logged
+once, in time order, numbered from 1; and the oracle expects one cbg/smbg per reading."""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from emulator.devices.tslim_x2_pump import TslimX2Pump
+from emulator.generators.pump_history import generate_pump_history
+from hil.tslim_x2_oracle import expected_tslim
+
+END = datetime(2026, 3, 15, 16, 30, tzinfo=UTC)
+ZONE = "America/New_York"
+
+
+@pytest.fixture(scope="module")
+def pump() -> TslimX2Pump:
+    model = generate_pump_history(3, timezone=ZONE, end=END, days=21)
+    return TslimX2Pump(model, seed=3, timezone=ZONE)
+
+
+def types(pump: TslimX2Pump) -> Counter[int]:
+    return Counter(struct.unpack_from("<H", e.raw)[0] & 0x0FFF for e in pump.entries)
+
+
+def test_entries_are_numbered_in_time_order(pump: TslimX2Pump) -> None:
+    assert [e.sequence for e in pump.entries] == list(range(1, len(pump.entries) + 1))
+    assert [struct.unpack_from("<I", e.raw, 6)[0] for e in pump.entries] == [
+        e.sequence for e in pump.entries
+    ]
+    assert [e.at for e in pump.entries] == sorted(e.at for e in pump.entries)
+    assert all(len(e.raw) == 26 for e in pump.entries)
+
+
+def test_every_ledger_item_is_logged_once(pump: TslimX2Pump) -> None:
+    ledger = pump.model.ledger
+    got = types(pump)
+    assert got[65] == len(ledger.boluses)  # BolusRequestedMsg2
+    assert got[20] == sum(1 for b in ledger.boluses if b.programmed_fast > 0)
+    assert got[21] == sum(1 for b in ledger.boluses if b.programmed_extended > 0)
+    assert got[3] == len(ledger.basal)  # BasalRateChange
+    assert got[2] == got[15] == sum(1 for i in ledger.basal if i.delivery == "temp")
+    assert got[11] == sum(1 for s in ledger.status if s.suspended)
+    assert got[12] == sum(1 for s in ledger.status if not s.suspended)
+    assert got[33] == len(ledger.reservoir_changes)
+    assert got[63] + got[61] == len(ledger.primes)
+    assert got[5] == len(ledger.alarms)
+    assert got[13] == len(ledger.clock_changes) > 0
+    assert got[16] == len(pump.bg_readings) > 0
+    assert got[211] == len(pump.sensor) > 0
+
+
+def test_delivered_insulin_matches_the_ledger(pump: TslimX2Pump) -> None:
+    delivered = 0.0
+    for e in pump.entries:
+        if struct.unpack_from("<H", e.raw)[0] & 0x0FFF in (20, 21):
+            delivered += struct.unpack_from("<f", e.raw, 18)[0]
+    want = sum(b.delivered_fast + b.delivered_extended for b in pump.model.ledger.boluses)
+    assert math.isclose(delivered, want, abs_tol=1e-3)
+
+
+def test_oracle_expects_one_cbg_and_smbg_per_reading(pump: TslimX2Pump) -> None:
+    expected = expected_tslim(pump, ZONE)
+    assert len(expected.cbg) == len(pump.sensor)
+    assert len(expected.smbg) == len(pump.bg_readings)
+    assert expected.pump.datums
+
+
+def test_profiles_cover_the_day_and_name_the_schedules(pump: TslimX2Pump) -> None:
+    profiles = pump.profiles()
+    assert profiles[0].idp_id == pump.model.active_template
+    for profile in profiles:
+        assert profile.segments[0].start_minute == 0
+        template = pump.model.settings.basal(profile.idp_id)
+        for seg in profile.segments:
+            assert seg.basal == template.block_at(seg.start_minute)[1].values[0]
+    settings = expected_tslim(pump, ZONE).pump.settings
+    assert settings["activeSchedule"] == profiles[0].name
+    assert set(settings["basalSchedules"]) == {p.name for p in profiles}
+    basal = [d for d in expected_tslim(pump, ZONE).pump.datums if d.type == "basal"]
+    names = {d.fields.get("scheduleName") for d in basal} - {None}
+    assert names <= {p.name for p in profiles}

@@ -1,0 +1,43 @@
+"""The atheris harnesses of the uploader's parsers, a short fixed-seed run each (issue 10).
+
+Runs ``python -m bench.fuzz --runs=N --seed=1`` (bench/fuzz/__main__.py) as a subprocess:
+every harness fuzzes a fixed number of inputs from a fixed seed, starting from its
+regression vectors, and must finish without a crash. Needs the ``fuzz`` extra (atheris);
+``make fuzz`` runs the same harnesses for minutes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.fuzz.targets import TARGETS
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = 150
+
+
+def test_every_harness_survives_a_short_fixed_seed_run(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.fuzz",
+            f"--runs={RUNS}",
+            "--seed=1",
+            f"--corpus={tmp_path / 'corpus'}",
+            f"--crashes={tmp_path / 'crashes'}",
+            *sorted(TARGETS),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(TARGETS)
+    for line in lines:
+        assert int(line.split()[1]) >= RUNS, line
