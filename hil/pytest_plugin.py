@@ -156,6 +156,19 @@ def _record_device(request: pytest.FixtureRequest, kind: str, model: Any) -> Non
     record_emulated_device(request.node, kind, model)
 
 
+def _recorded(
+    request: pytest.FixtureRequest,
+    kind: str,
+    comparison: LedgerComparison,
+    held: list[dict[str, Any]],
+) -> LedgerComparison:
+    """``comparison``, also recorded for the run report (``hil.report_plugin``)."""
+    from hil.report_plugin import record_comparison  # registered by pytest_plugins
+
+    record_comparison(request.node, kind, comparison, held)
+    return comparison
+
+
 @pytest.fixture(scope="session")
 def hil_target(pytestconfig: pytest.Config) -> str:
     return str(pytestconfig.getoption("--hil-target"))
@@ -216,11 +229,12 @@ def ledger_check(
 ) -> Callable[[EmulatedUsbMeter], LedgerComparison]:
     def check(meter: EmulatedUsbMeter) -> LedgerComparison:
         held = cloud_inspector.data(cloud_account, type="smbg")
-        comparison = compare_with_ledger(expected_smbg(meter.model, hil_timezone), held)
-        from hil.report_plugin import record_comparison  # registered by pytest_plugins
-
-        record_comparison(request.node, "smbg", comparison, held)
-        return comparison
+        return _recorded(
+            request,
+            "smbg",
+            compare_with_ledger(expected_smbg(meter.model, hil_timezone), held),
+            held,
+        )
 
     return check
 
@@ -362,11 +376,7 @@ def pump_ledger_check(
     def check(pump: EmulatedBleDevice[IdsPump]) -> PumpComparison:
         held = cloud_inspector.data(cloud_account)
         expected = expected_pump(pump.peripheral.model, hil_timezone)
-        comparison = compare_pump_with_ledger(expected, held)
-        from hil.report_plugin import record_comparison  # registered by pytest_plugins
-
-        record_comparison(request.node, "pump", comparison, held)
-        return comparison
+        return _recorded(request, "pump", compare_pump_with_ledger(expected, held), held)
 
     return check
 
@@ -406,11 +416,7 @@ def tslim_ledger_check(
 
         held = cloud_inspector.data(cloud_account)
         expected = expected_tslim(pump.peripheral.pump, hil_timezone)
-        comparison = compare_tslim_with_ledger(expected, held)
-        from hil.report_plugin import record_comparison  # registered by pytest_plugins
-
-        record_comparison(request.node, "pump", comparison, held)
-        return comparison
+        return _recorded(request, "pump", compare_tslim_with_ledger(expected, held), held)
 
     return check
 
@@ -426,11 +432,12 @@ def minimed_ledger_check(
         from hil.minimed600_oracle import compare_minimed_with_ledger, expected_minimed
 
         held = cloud_inspector.data(cloud_account)
-        comparison = compare_minimed_with_ledger(expected_minimed(link.pump, hil_timezone), held)
-        from hil.report_plugin import record_comparison  # registered by pytest_plugins
-
-        record_comparison(request.node, "pump", comparison, held)
-        return comparison
+        return _recorded(
+            request,
+            "pump",
+            compare_minimed_with_ledger(expected_minimed(link.pump, hil_timezone), held),
+            held,
+        )
 
     return check
 

@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -64,6 +64,8 @@ from uploader.verify import PROVENANCE, Mismatch, VerificationReport, compare
 from uploader.wizard_links import WizardLinks
 
 CLIENT_NAME = "org.diahil.uploader"
+Code = TypeVar("Code", int, str)
+"""A pairing code: a 6-digit passkey (int) or a code shown as text (str)."""
 
 
 def client_version() -> str:
@@ -275,11 +277,11 @@ async def _upload(
             ble_transport=options.ble_transport,
             ble_keystore=options.ble_keystore or state_path.with_name("ble-bonds.json"),
             ble_scan_timeout_s=options.ble_scan_timeout_s,
-            passkey=_remembered(options.passkey, steps.log),
+            passkey=_remembered(options.passkey, steps.log, lambda code: f"{code:06d}"),
             usb_wrap=options.usb_wrap,
             ble_capture=options.ble_capture,
             ble_snooper=options.ble_snooper,
-            pairing_code=_remembered_code(options.pairing_code, steps.log),
+            pairing_code=_remembered(options.pairing_code, steps.log),
             tandem_codes=state_path.with_name("tandem-codes.json"),
         )
         with steps(Step.DETECT, kept="Nothing was read or uploaded."):
@@ -358,29 +360,20 @@ async def _upload(
     return result
 
 
-def _remembered(provider: PasskeyProvider | None, log: RunLog) -> PasskeyProvider | None:
-    """``provider``, with every code it gives registered as a secret of the run."""
+def _remembered(
+    provider: Callable[[str], Awaitable[Code]] | None,
+    log: RunLog,
+    shown: Callable[[Code], str] = str,
+) -> Callable[[str], Awaitable[Code]] | None:
+    """``provider`` (of passkeys or pairing codes), with every code it gives registered as a
+    secret of the run, as the device shows it (``shown``)."""
     if provider is None:
         return None
     given = provider
 
-    async def provide(label: str) -> int:
+    async def provide(label: str) -> Code:
         code = await given(label)
-        log.secret(f"{code:06d}")
-        return code
-
-    return provide
-
-
-def _remembered_code(provider: CodeProvider | None, log: RunLog) -> CodeProvider | None:
-    """``provider``, with every code it gives registered as a secret of the run."""
-    if provider is None:
-        return None
-    given = provider
-
-    async def provide(label: str) -> str:
-        code = await given(label)
-        log.secret(code)
+        log.secret(shown(code))
         return code
 
     return provide

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from uploader.drivers.base import Driver
 from uploader.errors import DeviceCommunicationError, ProtocolError
+from uploader.pairing import PasskeyProvider
 from uploader.progress import Progress
 from uploader.protocols import racp
 from uploader.protocols.ble_time import decode_date_time, encode_date_time
-from uploader.transports.ble import BleLink, GattError
+from uploader.transports.ble import Advertisement, BleLink, BleStack, GattError
 
 
 def sig_uuid(short: int) -> str:
@@ -31,6 +33,32 @@ SERIAL_NUMBER = sig_uuid(0x2A25)
 FIRMWARE_REVISION = sig_uuid(0x2A26)
 CURRENT_TIME = sig_uuid(0x2A2B)
 DATE_TIME = sig_uuid(0x2A08)
+
+
+class BleDriver(Driver):
+    """A device found by a Bluetooth scan and reached through one ``BleLink``: the link is
+    opened (and paired, with ``passkey``) by ``connect`` and closed by ``disconnect``."""
+
+    def __init__(
+        self,
+        stack: BleStack,
+        target: Advertisement,
+        passkey: PasskeyProvider | None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.stack = stack
+        self.target = target
+        self.passkey = passkey
+        self.timeout_s = timeout_s
+        self._link: BleLink | None = None
+
+    async def connect(self) -> None:
+        self._link = await BleLink.open(self.stack, self.target, self.passkey)
+
+    async def disconnect(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
 
 
 @dataclass(frozen=True)

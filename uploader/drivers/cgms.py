@@ -20,19 +20,23 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from uploader.drivers.base import Driver
-from uploader.drivers.ble_common import racp_count, racp_transfer, read_device_information
+from uploader.drivers.ble_common import (
+    BleDriver,
+    racp_count,
+    racp_transfer,
+    read_device_information,
+)
 from uploader.errors import DataIntegrityError, DeviceCommunicationError, ProtocolError
 from uploader.pairing import PasskeyProvider
 from uploader.progress import Progress
 from uploader.protocols import cgms, racp
 from uploader.records import CgmReading, DeviceData, DeviceIdentity
-from uploader.transports.ble import Advertisement, BleLink, BleStack
+from uploader.transports.ble import Advertisement, BleStack
 
 BACKFILL_WINDOW_MIN = 180
 
 
-class CgmsDriver(Driver):
+class CgmsDriver(BleDriver):
     """A CGMS sensor found by a Bluetooth scan (see the module docstring)."""
 
     service = cgms.SERVICE
@@ -51,17 +55,10 @@ class CgmsDriver(Driver):
         passkey: PasskeyProvider | None,
         timeout_s: float = 10.0,
     ) -> None:
-        self.stack = stack
-        self.target = target
-        self.passkey = passkey
-        self.timeout_s = timeout_s
-        self._link: BleLink | None = None
+        super().__init__(stack, target, passkey, timeout_s)
         self._identity: DeviceIdentity | None = None
         self._feature: cgms.Feature | None = None
         self._session: cgms.SessionStartTime | None = None
-
-    async def connect(self) -> None:
-        self._link = await BleLink.open(self.stack, self.target, self.passkey)
 
     async def identify(self) -> DeviceIdentity:
         link = self._link
@@ -144,11 +141,6 @@ class CgmsDriver(Driver):
         elif last is not None:
             data.cursor = json.dumps({"session": session_key, "offset": last})
         return data
-
-    async def disconnect(self) -> None:
-        link, self._link = self._link, None
-        if link is not None:
-            await link.close()
 
 
 def _resume_offset(since: str | None, session_key: str) -> int | None:

@@ -24,8 +24,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from uploader.drivers.base import Driver
 from uploader.drivers.ble_common import (
+    BleDriver,
     DeviceInformation,
     racp_count,
     racp_transfer,
@@ -41,7 +41,7 @@ from uploader.records import BgReading, DeviceData, DeviceIdentity
 from uploader.transports.ble import Advertisement, BleLink, BleStack
 
 
-class GlsDriver(Driver):
+class GlsDriver(BleDriver):
     """A GLS meter found by a Bluetooth scan (see the module docstring)."""
 
     service = gls.SERVICE
@@ -54,11 +54,7 @@ class GlsDriver(Driver):
         passkey: PasskeyProvider | None,
         timeout_s: float = 10.0,
     ) -> None:
-        self.stack = stack
-        self.target = target
-        self.passkey = passkey
-        self.timeout_s = timeout_s
-        self._link: BleLink | None = None
+        super().__init__(stack, target, passkey, timeout_s)
         self._info: DeviceInformation | None = None
         self._identity: DeviceIdentity | None = None
 
@@ -68,9 +64,6 @@ class GlsDriver(Driver):
                 "The driver was used out of order (connect, identify, fetch)."
             )
         return self._link
-
-    async def connect(self) -> None:
-        self._link = await BleLink.open(self.stack, self.target, self.passkey)
 
     async def identify(self) -> DeviceIdentity:
         link = self._link
@@ -159,11 +152,6 @@ class GlsDriver(Driver):
     async def set_clock(self, wall_time: datetime) -> bool:
         link = self._require()
         return await write_clock(link, wall_time)
-
-    async def disconnect(self) -> None:
-        link, self._link = self._link, None
-        if link is not None:
-            await link.close()
 
 
 def _reading(m: gls.GlucoseMeasurement) -> BgReading | None:

@@ -31,11 +31,11 @@ from collections.abc import Iterable
 from dataclasses import asdict, replace
 from datetime import datetime
 
-from uploader.drivers.base import Driver
 from uploader.drivers.ble_common import (
     BUSY_CODES,
     BUSY_RETRIES,
     BUSY_WAIT_S,
+    BleDriver,
     read_clock,
     read_device_information,
 )
@@ -64,7 +64,7 @@ FEATURE_FOR_KIND = {
 }
 
 
-class IdsPumpDriver(Driver):
+class IdsPumpDriver(BleDriver):
     """An IDS insulin pump found by a Bluetooth scan (see the module docstring)."""
 
     service = ids.SERVICE
@@ -81,19 +81,12 @@ class IdsPumpDriver(Driver):
         passkey: PasskeyProvider | None,
         timeout_s: float = 10.0,
     ) -> None:
-        self.stack = stack
-        self.target = target
-        self.passkey = passkey
-        self.timeout_s = timeout_s
-        self._link: BleLink | None = None
+        super().__init__(stack, target, passkey, timeout_s)
         self._identity: DeviceIdentity | None = None
         self._features: ids.Features | None = None
         self._status: ids.Status | None = None
         self._counter = 0
         self._counters: dict[str, ids.CounterCheck] = {}
-
-    async def connect(self) -> None:
-        self._link = await BleLink.open(self.stack, self.target, self.passkey)
 
     async def identify(self) -> DeviceIdentity:
         link = self._link
@@ -379,11 +372,6 @@ class IdsPumpDriver(Driver):
                 return answer.number_of_records
             if answer.request_op == ids.RacpOp.REPORT_NUMBER:
                 return None  # counting is optional
-
-    async def disconnect(self) -> None:
-        link, self._link = self._link, None
-        if link is not None:
-            await link.close()
 
 
 class _Refused(Exception):
