@@ -279,8 +279,9 @@ def tslim_x2(
         str | None,
         typer.Option(
             "--passkey",
-            help="The 16-character pairing code the pump shows, e.g. ABCD-EFGH-JKLM-NPQR "
-            "(dashes and spaces ignored; default: that one)",
+            help="The pairing code the pump shows: 16 characters, e.g. ABCD-EFGH-JKLM-NPQR "
+            "(dashes and spaces ignored; default: that one), or 6 digits, e.g. 123456, for the "
+            "newer firmware that pairs with EC-JPAKE (API 3.2)",
         ),
     ] = None,
     seed: SeedOption = 1,
@@ -306,12 +307,15 @@ def tslim_x2(
         from dataclasses import replace
 
         from emulator.protocols.tandem_auth import AuthError, normalize_code
+        from emulator.protocols.tandem_jpake import is_six_digit
 
-        if passkey is not None:
+        if passkey is not None and not is_six_digit(passkey):
             try:
                 normalize_code(passkey)
             except AuthError as error:
-                raise UsageError(f"--passkey: {error}") from None
+                raise UsageError(
+                    f"--passkey: {error}; or 6 digits (e.g. 123456) for a newer pump"
+                ) from None
         options = _options(
             "tslim-x2",
             hci=hci,

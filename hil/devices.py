@@ -22,7 +22,7 @@ from emulator.devices.ble import build_cgm_model
 from emulator.devices.cnl24 import Cnl24Faults, ContourNextLink24, build_cnl_minimed
 from emulator.devices.contour_usb import ASCENSIA_VID, ContourUsbMeter, build_contour_meter
 from emulator.devices.minimed600_pump import Minimed600Pump, PumpRadio
-from emulator.devices.tslim_x2_pump import TslimX2Pump
+from emulator.devices.tslim_x2_pump import TslimX2Pump, tslim_x2_use
 from emulator.faults import FaultPlan
 from emulator.generators.cgm_history import CgmHistoryProfile
 from emulator.generators.meter_history import generate_meter_history
@@ -390,10 +390,11 @@ def start_tslim_x2(
         end=end,
         days=days,
         clock_changes=clock_changes,
-        profile=profile,
+        profile=tslim_x2_use(profile),
         serial_number=serial_number,
         model_name="t:slim X2",
-        firmware_version="7.4.0",
+        # 7.7 brought the 6-digit code (pumpX2 KnownApiVersion.API_V3_2)
+        firmware_version="7.7.0" if len(pairing_code) == 6 else "7.4.0",
         time_source=running_utc(end),
     )
     pump = TslimX2(

@@ -232,8 +232,8 @@ def upload_command(
         str | None,
         typer.Option(
             "--pairing-code",
-            help="A Tandem t:slim X2's 16-character pairing code, as the pump shows it "
-            "(else you are asked once; it is remembered for the pump)",
+            help="A Tandem t:slim X2's pairing code, as the pump shows it: 16 characters, or "
+            "6 digits on newer firmware (else you are asked once; it is remembered for the pump)",
         ),
     ] = None,
     scan_timeout: Annotated[

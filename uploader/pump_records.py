@@ -10,7 +10,9 @@ normalization from the pump's settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -74,6 +76,10 @@ class PumpBasal:
     """The programmed duration of a temp basal or suspend that ended early."""
     schedule: int | None = None
     """The basal profile template in force (its number)."""
+    suppressed_rate: float | None = None
+    """The scheduled rate a temp basal or suspend suppressed, when the pump records it with
+    the interval (t:slim X2: BasalRateChange's base rate; its pieces already break at the
+    schedule's boundaries). None: normalization looks it up in the settings' schedule."""
 
 
 @dataclass(frozen=True)
@@ -131,12 +137,20 @@ class PumpSettingsSnapshot:
     insulin_sensitivities: dict[int, tuple[TimeBlock, ...]] = field(default_factory=dict)
     """mg/dL per unit."""
     bg_targets: dict[int, tuple[TimeBlock, ...]] = field(default_factory=dict)
-    """(low, high) in mg/dL."""
+    """(low, high) in mg/dL, or (target,) for a pump that keeps a single target."""
     active: dict[str, int] = field(default_factory=dict)
     """Active template number by kind: basal, isf, carb, target."""
     schedule_names: dict[int, str] = field(default_factory=dict)
     """The pump's own names of its schedules by number (MiniMed: "Pattern 1", "Work Day"...,
     and "Default" for its one set of Bolus Wizard settings); others are ``Template <n>``."""
+
+    def fingerprint(self) -> str:
+        """What the settings hold, not when they were read: equal exactly when nothing
+        changed (a driver's cursor keeps it, so an unchanged pump sends no new
+        ``pumpSettings``)."""
+        content = asdict(replace(self, device_time=datetime.min))
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode())
+        return digest.hexdigest()[:32]
 
 
 @dataclass

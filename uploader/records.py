@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from uploader.pump_records import PumpHistory
 
@@ -91,6 +91,9 @@ class DeviceData:
     cgm_readings: list[CgmReading] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Things the user should know about the read (skipped records, oddities)."""
+    device_status: dict[str, Any] = field(default_factory=dict)
+    """What the device reported about itself at the read (a pump: reservoir, battery,
+    insulin on board...), JSON-ready; ``--json`` shows it as ``device.status``."""
     link_stats: dict[str, int] = field(default_factory=dict)
     """Transmission statistics: frames resent, duplicates dropped..."""
     time_changes: list[DeviceTimeChange] = field(default_factory=list)

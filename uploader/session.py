@@ -141,6 +141,8 @@ class UploadResult:
     notes: list[str] = field(default_factory=list)
     link_stats: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    device_status: dict[str, Any] = field(default_factory=dict)
+    """What the device reported about itself (``DeviceData.device_status``)."""
 
     def as_dict(self) -> dict[str, Any]:
         def when(moment: datetime | None) -> str | None:
@@ -161,6 +163,7 @@ class UploadResult:
                 "device_id": self.device.device_id,
                 "clock": when(self.device.clock),
                 "clock_offset_s": self.device_clock_offset_s,
+                "status": self.device_status,
             },
             "clock": self.clock.as_dict() if self.clock else None,
             "latest_day": self.latest_day.as_dict() if self.latest_day else None,
@@ -429,6 +432,7 @@ def _summary(
         notes=list(data.notes),
         link_stats=dict(data.link_stats),
         timings=steps.timings,
+        device_status=dict(data.device_status),
     )
     for datum in datums:
         result.by_type[datum["type"]] = result.by_type.get(datum["type"], 0) + 1

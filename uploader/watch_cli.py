@@ -1,7 +1,7 @@
 """``diahil watch`` and ``diahil status``: automatic uploads, and what the last ones did.
 
     diahil watch --timezone TZ [--cloud URL --email E | --account NAME] [--every 5m]
-                 [--daily 07:30] [--ble] [--once]
+                 [--daily 07:30] [--ble] [--passkey N | --pairing-code CODE] [--once]
     diahil status [--state FILE] [--json]
 
 ``watch`` runs until Ctrl-C (or ``--once``, ``--max-runs N``): see ``uploader.watch``. One
@@ -37,7 +37,7 @@ from uploader.cli import (
 from uploader.cloud import RetryPolicy
 from uploader.console_output import report_error
 from uploader.errors import ExitCode, UploaderError, UsageError
-from uploader.pairing import fixed_passkey
+from uploader.pairing import fixed_code, fixed_passkey
 from uploader.runlog import RunLog
 from uploader.schedule import Schedule, parse_daily, parse_every
 from uploader.session import UploadOptions
@@ -71,6 +71,14 @@ def watch_command(
     ble_transport: BleTransportOption = None,
     passkey: Annotated[
         str | None, typer.Option("--passkey", help="The 6-digit code of a Bluetooth device")
+    ] = None,
+    pairing_code: Annotated[
+        str | None,
+        typer.Option(
+            "--pairing-code",
+            help="A Tandem t:slim X2's pairing code, as the pump shows it: 16 characters, or "
+            "6 digits on newer firmware (as for upload: used once, then remembered for the pump)",
+        ),
     ] = None,
     poll_s: Annotated[float, typer.Option("--poll-s", min=0.2, help="Seconds between polls")] = 2.0,
     retry_after: Annotated[
@@ -119,6 +127,7 @@ def watch_command(
         state_path=state,
         ble_transport=ble_transport,
         passkey=provider,
+        pairing_code=fixed_code(pairing_code) if pairing_code is not None else None,
         device_timeout_ms=timeout_ms,
         retry=RetryPolicy(attempts=retries),
     )

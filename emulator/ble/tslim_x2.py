@@ -10,11 +10,14 @@ Per link: the app authenticates on the authorization characteristic with the 16-
 code shown on the pump (emulator.protocols.tandem_auth): CentralChallenge, then
 PumpChallenge; a wrong code is answered ``success = 0`` and the link stays unauthenticated.
 Every new link authenticates again with the same code (the pump keeps its code: no new
-pairing). Before that, a request on current status or control drops the link (diahil's
-choice). Status requests are answered on current status; a HistoryLogRequest is answered
-there (HistoryLogResponse, a new stream id per request) and its entries follow on the
-history log characteristic, newest first, three per HistoryLogStreamResponse. Control
-requests are checked (signature) and not answered: this pump is read only to a collector.
+pairing). A pump showing a 6-digit code is the newer firmware (API 3.2): it pairs with
+EC-JPAKE instead (emulator.ble.tslim_x2_jpake), lets a paired app confirm with its saved
+secret on a new link, and signed messages use the J-PAKE key. Before that, a request on
+current status or control drops the link (diahil's choice). Status requests are answered
+on current status; a HistoryLogRequest is answered there (HistoryLogResponse, a new
+stream id per request) and its entries follow on the history log characteristic, newest
+first, three per HistoryLogStreamResponse. Control requests are checked (signature) and not
+answered: this pump is read only to a collector.
 
 Faults: ``DisconnectAfterRecord(n)`` drops the link after the n-th entry of a history
 request; ``CorruptE2ECrc(record=n)`` sends the stream message carrying entry n with a wrong
@@ -32,6 +35,7 @@ from bumble.core import UUID
 from bumble.device import Connection
 
 from emulator.ble.peripheral import BlePeripheral
+from emulator.ble.tslim_x2_jpake import JpakeAuthorizer, JpakeLink
 from emulator.devices.tslim_x2_pump import TslimX2Pump
 from emulator.faults import FaultPlan
 from emulator.protocols import tandem_auth as auth
@@ -45,6 +49,7 @@ from emulator.protocols.tandem import (
     decode_message,
     encode_message,
 )
+from emulator.protocols.tandem_jpake import is_six_digit
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,7 @@ class _Link:
     joiners: dict[str, Joiner] = field(default_factory=dict)
     hmac_key: bytes | None = None
     authenticated: bool = False
+    jpake: JpakeLink = field(default_factory=JpakeLink)
 
 
 class TslimX2(BlePeripheral):
@@ -77,7 +83,14 @@ class TslimX2(BlePeripheral):
         faults: FaultPlan | None = None,
         connection_interval_ms: float = 0.0,
     ) -> None:
-        self.code = auth.normalize_code(pairing_code)
+        self.jpake: JpakeAuthorizer | None = None
+        """Set for a pump showing a 6-digit code (newer firmware, API 3.2: J-PAKE pairing)."""
+        if is_six_digit(pairing_code):
+            self.jpake = JpakeAuthorizer(pairing_code)
+            self.code = self.jpake.code
+            pump.api_version = c.JPAKE_API_VERSION
+        else:
+            self.code = auth.normalize_code(pairing_code)
         self.pairing_code_shown = pairing_code
         super().__init__(
             name=name or c.NAME_PREFIX + pump.serial_number[-3:].rjust(3, "0"),
@@ -90,7 +103,8 @@ class TslimX2(BlePeripheral):
         self._links: dict[Connection, _Link] = {}
         self._stream_id = 0
         self.authentications = 0
-        """Successful PumpChallenge exchanges since power-on (a test counts re-authentication)."""
+        """Successful PumpChallenge exchanges (or J-PAKE key confirmations) since power-on (a
+        test counts re-authentication)."""
 
     @property
     def display(self) -> str | None:
@@ -100,11 +114,17 @@ class TslimX2(BlePeripheral):
     def pair_another_phone(self, new_code: str) -> None:
         """The user pairs another phone: the pump shows ``new_code`` and forgets the old one,
         so an app holding the old code fails its next PumpChallenge (diahil's model of
-        "paired to another phone"; docs/protocols/tandem.md)."""
-        self.code = auth.normalize_code(new_code)
+        "paired to another phone"; docs/protocols/tandem.md). A 6-digit pump takes a new
+        6-digit code and forgets the old app's J-PAKE secret, so its confirmation fails."""
+        if self.jpake is not None:
+            self.jpake.change_code(new_code)
+            self.code = self.jpake.code
+        else:
+            self.code = auth.normalize_code(new_code)
         self.pairing_code_shown = new_code
         for link in self._links.values():
             link.authenticated = False
+            link.jpake = JpakeLink()
 
     async def wait_display(self, timeout: float = 5.0) -> str:
         """The code on the pump's screen (always shown: the pump keeps one code)."""
@@ -199,8 +219,12 @@ class TslimX2(BlePeripheral):
             return
         if name == "control":
             try:
+                key = link.jpake.key if self.jpake is not None else None
                 auth.verify(
-                    message.opcode, message.transaction_id, message.cargo, self.code.encode()
+                    message.opcode,
+                    message.transaction_id,
+                    message.cargo,
+                    key or self.code.encode(),
                 )
             except auth.AuthError as error:
                 logger.info("%s: control: %s", self.name, error)
@@ -226,6 +250,9 @@ class TslimX2(BlePeripheral):
     async def _authorize(
         self, connection: Connection, link: _Link, opcode: int, txid: int, cargo: bytes
     ) -> None:
+        if self.jpake is not None:
+            await self._authorize_jpake(connection, link, opcode, txid, cargo)
+            return
         try:
             if opcode == c.CENTRAL_CHALLENGE_REQUEST:
                 request = auth.parse_central_challenge(cargo)
@@ -249,15 +276,33 @@ class TslimX2(BlePeripheral):
         except auth.AuthError as error:
             logger.info("%s: authorization: %s", self.name, error)
 
+    async def _authorize_jpake(
+        self, connection: Connection, link: _Link, opcode: int, txid: int, cargo: bytes
+    ) -> None:
+        """A 6-digit pump: J-PAKE messages (tslim_x2_jpake); the 16-character code's
+        CentralChallenge drops the link (diahil's choice: this firmware has no such code)."""
+        assert self.jpake is not None
+        if opcode in (c.CENTRAL_CHALLENGE_REQUEST, c.PUMP_CHALLENGE_REQUEST):
+            logger.info("%s: 16-character challenge to a 6-digit pump: dropping", self.name)
+            await self.drop_link(connection)
+            return
+        answer = self.jpake.answer(link.jpake, opcode, cargo)
+        link.authenticated = link.jpake.key is not None
+        if answer is None:
+            return
+        if answer.opcode == c.JPAKE_4_RESPONSE and link.authenticated:
+            self.authentications += 1
+        await self._send(connection, "authorization", answer.opcode, txid, answer.cargo)
+
     async def _status(self, connection: Connection, opcode: int, txid: int, cargo: bytes) -> None:
         if opcode == c.HISTORY_LOG_REQUEST:
             await self._history(connection, txid, cargo)
             return
-        answer = self.pump.status(opcode, cargo, self._seconds_since_reset())
+        answer = self.pump.answer(opcode, cargo, self._seconds_since_reset())
         if answer is None:
             logger.info("%s: unknown or malformed status request %d", self.name, opcode)
             return
-        await self._send(connection, "current_status", opcode + 1, txid, answer)
+        await self._send(connection, "current_status", answer[0], txid, answer[1])
 
     async def _history(self, connection: Connection, txid: int, cargo: bytes) -> None:
         try:

@@ -21,7 +21,7 @@ from emulator.ble.quirks import CgmQuirks, GlsQuirks
 from emulator.ble.tslim_x2 import DEFAULT_ADDRESS as TSLIM_ADDRESS
 from emulator.ble.tslim_x2 import DEFAULT_CODE as TSLIM_CODE
 from emulator.ble.tslim_x2 import TslimX2
-from emulator.devices.tslim_x2_pump import TslimX2Pump
+from emulator.devices.tslim_x2_pump import TslimX2Pump, tslim_x2_use
 from emulator.faults import FaultPlan
 from emulator.generators.cgm_history import CgmHistory, CgmHistoryProfile
 from emulator.generators.meter_history import generate_meter_history
@@ -29,6 +29,7 @@ from emulator.generators.pump_history import generate_pump_history
 from emulator.model.cgm import CgmModel
 from emulator.model.clock import DeviceClock
 from emulator.model.meter import GlucoseUnit, MeterModel
+from emulator.protocols.tandem_jpake import is_six_digit
 
 GLS_MODEL_NAME = "diahil GLS meter"
 CGM_MODEL_NAME = "diahil CGM"
@@ -212,7 +213,9 @@ def build_tslim_x2(
         clock_changes=clock_changes,
         serial_number=serial_number or f"{90000000 + seed:08d}",
         model_name="t:slim X2",
-        firmware_version="7.4.0",
+        profile=tslim_x2_use(),
+        # 7.7 brought the 6-digit code (pumpX2 KnownApiVersion.API_V3_2)
+        firmware_version="7.7.0" if is_six_digit(pairing_code or "") else "7.4.0",
         time_source=lambda: stop + timedelta(seconds=int(time.monotonic() - began)),
     )
     return TslimX2(

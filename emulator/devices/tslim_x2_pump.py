@@ -7,26 +7,45 @@ BolusRequestedMsg2 (standard percent, extended minutes), BolusActivated and Bole
 (programmed parts), BolusCompleted and BolexCompleted (delivered parts); each basal change a
 BasalRateChange (with TempRateActivated / TempRateCompleted around a temporary rate);
 suspend/resume PumpingSuspended / PumpingResumed; a reservoir change CartridgeFilled; primes
-TubingFilled / CannulaFilled; alarms AlarmActivated; a clock change TimeChanged (and
-DateChange when the day changes). As the MiniMed 600 emulator does, the same seed's CGM world
-gives CGM readings (CgmDataGx, every 5 minutes while the sensor stores one) and a meter BG
-5 minutes before each meal bolus (BG). Ledgers ``sensor`` and ``bg_readings`` are the truth
-for the oracle. Sequence numbers start at 1, oldest first.
+TubingFilled / CannulaFilled; alerts (low reservoir, low battery) AlertActivated and alarms
+(occlusion, empty cartridge, battery shutdown) AlarmActivated with pumpX2's ids; a clock
+change TimeChanged (and DateChange when the day changes). As the MiniMed 600 emulator does,
+the same seed's CGM world gives CGM readings (CgmDataGx, every 5 minutes while the sensor
+stores one) and a meter BG 5 minutes before each meal bolus (BG). Ledgers ``sensor`` and
+``bg_readings`` are the truth for the oracle. Sequence numbers start at 1, oldest first.
+Status requests are answered from the model at its present (``answer``): the bolus being
+delivered, the basal rate running, insulin on board, reservoir, battery, the latest CGM
+reading.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from emulator.generators.cgm_history import CgmHistory
-from emulator.model.pump import BasalInterval, BolusKind, BolusRecord, PumpModel, ReferenceTime
+from emulator.generators.pump_history import PumpHistoryProfile
+from emulator.model.pump import (
+    BasalInterval,
+    BolusKind,
+    BolusProgrammed1,
+    BolusProgrammed2,
+    BolusRecord,
+    PumpModel,
+    ReferenceTime,
+)
 from emulator.protocols import tandem_constants as c
 from emulator.protocols import tandem_history as h
 from emulator.protocols import tandem_status as s
+
+
+def tslim_x2_use(profile: PumpHistoryProfile | None = None) -> PumpHistoryProfile:
+    """How a t:slim X2 is used: ``profile`` (default: the generator's) with temporary basals
+    only as a percentage, since the pump has no absolute temporary rate."""
+    return replace(profile or PumpHistoryProfile(), percent_temps_only=True)
 
 
 @dataclass(frozen=True)
@@ -74,9 +93,12 @@ class TslimX2Pump:
         seed: int,
         timezone: str,
         battery_percent: int = c.DEFAULT_BATTERY_PERCENT,
+        api_version: tuple[int, int] = (c.API_VERSION_MAJOR, c.API_VERSION_MINOR),
     ) -> None:
         self.model = model
         self.battery_percent = battery_percent
+        self.api_version = api_version
+        self._battery_v2_asked = False
         self.zone = ZoneInfo(timezone)
         self._references = [
             (e.utc, e.payload.display - e.utc.astimezone(UTC).replace(tzinfo=None))
@@ -145,6 +167,9 @@ class TslimX2Pump:
             items.append((at, len(items), type_id, shown, payload))
 
         ledger = self.model.ledger
+        # A clock change first: what the pump logs at that instant comes by the new clock.
+        for change in ledger.clock_changes:
+            self._clock(add, change.at, change.before, change.after)
         for b in ledger.boluses:
             self._bolus(add, b)
         previous: BasalInterval | None = None
@@ -152,6 +177,9 @@ class TslimX2Pump:
         for interval in ledger.basal:
             temp_id = self._basal(add, previous, interval, temp_id)
             previous = interval
+        running = self.model.open_interval()
+        if running is not None:  # its start was logged when it began, like every change
+            self._basal(add, previous, running, temp_id)
         for status in ledger.status:
             if status.suspended:
                 reason = c.SUSPEND_ALARM if status.automatic else c.SUSPEND_USER
@@ -172,10 +200,13 @@ class TslimX2Pump:
                 payload = h.cannula_filled(prime.volume, c.PRIME_COMPLETED)
                 add(prime.at, c.LOG_CANNULA_FILLED, prime.display, payload)
         for alarm in ledger.alarms:
-            alarm_id = c.ALARM_IDS[str(alarm.kind)]
-            add(alarm.at, c.LOG_ALARM_ACTIVATED, alarm.display, h.alarm_activated(alarm_id))
-        for change in ledger.clock_changes:
-            self._clock(add, change.at, change.before, change.after)
+            kind = str(alarm.kind)
+            if kind in c.ALERT_IDS:
+                payload = h.alert_activated(c.ALERT_IDS[kind])
+                add(alarm.at, c.LOG_ALERT_ACTIVATED, alarm.display, payload)
+            else:
+                payload = h.alarm_activated(c.ALARM_IDS[kind])
+                add(alarm.at, c.LOG_ALARM_ACTIVATED, alarm.display, payload)
         for bg in self.bg_readings:
             add(bg.at, c.LOG_BG, bg.display, h.bg_reading(bg.mg_dl, 0.0, 0, 0))
         for value in self.sensor:
@@ -266,12 +297,12 @@ class TslimX2Pump:
             else:
                 percent = 0.0
             planned = interval.temp_planned_end or interval.end or interval.start
-            minutes = (planned - interval.start).total_seconds() / 60
+            duration_ms = (planned - interval.start).total_seconds() * 1000
             add(
                 interval.start,
                 c.LOG_TEMP_RATE_ACTIVATED,
                 interval.start_display,
-                h.temp_rate_activated(percent, minutes, temp_id),
+                h.temp_rate_activated(percent, duration_ms, temp_id),
             )
         payload = h.basal_rate_change(rate, interval.scheduled_rate, interval.template, change)
         add(interval.start, c.LOG_BASAL_RATE_CHANGE, interval.start_display, payload)
@@ -360,9 +391,143 @@ class TslimX2Pump:
 
     # ---- status ------------------------------------------------------------------------------
 
+    def answer(self, opcode: int, cargo: bytes, since_reset: int) -> tuple[int, bytes] | None:
+        """The response (opcode, cargo) to status request ``opcode`` with ``cargo``, from the
+        model at its present (None: not a status request this pump answers, or a malformed
+        one). Mostly opcode + 1; battery requests follow pumpX2's CurrentBatteryBuilder note
+        on a pump below API 2.2: a V2 request gets a V1 response, and a V1 request after
+        that an ErrorResponse (BAD_OPCODE)."""
+        if opcode in (c.CURRENT_BATTERY_V1, c.CURRENT_BATTERY_V2) and not cargo:
+            return self._battery(opcode)
+        answer = self.status(opcode, cargo, since_reset)
+        return None if answer is None else (opcode + 1, answer)
+
+    def _battery(self, opcode: int) -> tuple[int, bytes]:
+        percent = self.battery_percent
+        v1 = (c.CURRENT_BATTERY_V1 + 1, s.battery(percent))
+        if self.api_version >= c.BATTERY_V2_API:
+            return v1 if opcode == c.CURRENT_BATTERY_V1 else (opcode + 1, s.battery_v2(percent))
+        if opcode == c.CURRENT_BATTERY_V2:
+            self._battery_v2_asked = True
+            return v1
+        if self._battery_v2_asked:
+            return c.ERROR_RESPONSE, s.error(opcode, c.ERROR_BAD_OPCODE)
+        return v1
+
+    def iob(self) -> tuple[float, int]:
+        """Insulin on board at the model's present and the seconds until it is gone: each
+        delivered bolus part decays linearly over the insulin duration (diahil's choice; the
+        fast part from the bolus start, the extended part from its end; a bolus still running
+        counts its programmed fast part)."""
+        now = self.model.now
+        duration = timedelta(minutes=c.INSULIN_DURATION_MINUTES)
+        parts = [
+            part
+            for b in self.model.ledger.boluses
+            for part in ((b.delivered_fast, b.start), (b.delivered_extended, b.end))
+        ]
+        running = self._running_bolus()
+        if running is not None:
+            parts.append((running[0].fast, running[2]))
+        total, left = 0.0, 0.0
+        for amount, given in parts:
+            remaining = (given + duration - now).total_seconds()
+            if amount <= 0 or remaining <= 0 or given > now:
+                continue
+            total += amount * min(1.0, remaining / duration.total_seconds())
+            left = max(left, remaining)
+        return total, round(left)
+
+    def _running_bolus(self) -> tuple[BolusProgrammed1, bool, datetime] | None:
+        """The bolus being delivered now: what was programmed, meal or not, when."""
+        if not self.model.bolus_running:
+            return None
+        events = self.model.events()
+        for index in range(len(events) - 1, -1, -1):
+            payload = events[index].payload
+            if isinstance(payload, BolusProgrammed1):
+                after = events[index + 1].payload if index + 1 < len(events) else None
+                meal = isinstance(after, BolusProgrammed2) and after.meal
+                return payload, meal, events[index].utc
+        return None
+
+    def _bolus_status(self) -> bytes:
+        running = self._running_bolus()
+        if running is None:
+            return s.bolus_status(c.BOLUS_STATUS_NONE, 0, 0, 0.0, 0, 0)
+        programmed, meal, at = running
+        types = c.BOLUS_TYPE_FOOD1 if meal else c.BOLUS_TYPE_CORRECTION
+        if programmed.extended > 0:
+            types |= c.BOLUS_TYPE_EXTENDED
+        return s.bolus_status(
+            c.BOLUS_STATUS_DELIVERING,
+            programmed.bolus_id,
+            h.pump_seconds(self.display(at)),
+            programmed.fast + programmed.extended,
+            c.BOLUS_SOURCE_GUI,
+            types,
+        )
+
+    def _cgm_current(self) -> Reading | None:
+        """The latest CGM reading, if it is recent at the model's present."""
+        if not self.sensor:
+            return None
+        last = self.sensor[-1]
+        if self.model.now - last.at > timedelta(minutes=c.CGM_STALE_MINUTES):
+            return None
+        return last
+
+    def _trend(self) -> int | None:
+        """mg/dL per minute between the last two readings, when they are one interval apart."""
+        if len(self.sensor) < 2 or self._cgm_current() is None:
+            return None
+        before, last = self.sensor[-2], self.sensor[-1]
+        minutes = (last.at - before.at).total_seconds() / 60
+        if minutes != c.CGM_INTERVAL_MINUTES:
+            return None
+        return round((last.mg_dl - before.mg_dl) / minutes)
+
+    def _session_start(self) -> Reading:
+        gap = timedelta(minutes=c.CGM_SESSION_GAP_MINUTES)
+        index = len(self.sensor) - 1
+        while index > 0 and self.sensor[index].at - self.sensor[index - 1].at <= gap:
+            index -= 1
+        return self.sensor[index]
+
+    def _cgm_status(self) -> bytes:
+        if self._cgm_current() is None:
+            return s.cgm_status(c.CGM_SESSION_STOPPED, 0, 0, c.CGM_TRANSMITTER_BATTERY_OK)
+        started = h.pump_seconds(self._session_start().display)
+        return s.cgm_status(c.CGM_SESSION_ACTIVE, 0, started, c.CGM_TRANSMITTER_BATTERY_OK)
+
+    def _egv(self) -> bytes:
+        last = self._cgm_current()
+        if last is None:
+            shown = self.sensor[-1] if self.sensor else None
+            when = h.pump_seconds(shown.display) if shown else 0
+            return s.egv(when, 0, c.EGV_UNAVAILABLE, 0)
+        return s.egv(h.pump_seconds(last.display), last.mg_dl, c.EGV_VALID, self._trend() or 0)
+
+    def _basal_icon(self) -> int:
+        interval = self.model.open_interval()
+        rate = self.model.current_rate()
+        if interval is not None and interval.delivery == "suspend":
+            return c.SUSPEND_ICON
+        if interval is not None and interval.delivery == "temp":
+            return c.TEMP_RATE_ICON if rate > 0 else c.ZERO_TEMP_RATE_ICON
+        return c.BASAL_ICON if rate > 0 else c.ZERO_BASAL_ICON
+
+    def _home_screen(self) -> bytes:
+        bolus_icon = c.BOLUS_ICON if self.model.bolus_running else c.ICON_HIDDEN
+        current = self._cgm_current()
+        return s.home_screen_mirror(
+            s.trend_icon(self._trend()), bolus_icon, self._basal_icon(), current is not None
+        )
+
     def status(self, opcode: int, cargo: bytes, since_reset: int) -> bytes | None:
         """The cargo answering status request ``opcode`` with ``cargo`` (None: not a status
-        request this pump answers, or a malformed one)."""
+        request this pump answers, or a malformed one); the response opcode is ``opcode + 1``
+        (``answer`` also covers the battery requests' exceptions)."""
         if opcode in (c.PROFILE_STATUS, c.IDP_SETTINGS, c.IDP_SEGMENT):
             return self._profile_answer(opcode, cargo)
         if cargo:
@@ -370,7 +535,7 @@ class TslimX2Pump:
         model = self.model
         now_shown = model.clock_now()
         if opcode == c.API_VERSION:
-            return s.api_version()
+            return s.api_version(*self.api_version)
         if opcode == c.PUMP_VERSION:
             return s.pump_version(int(self.serial_number[-9:]))
         if opcode == c.CURRENT_BASAL_STATUS:
@@ -379,18 +544,21 @@ class TslimX2Pump:
             scheduled = interval.scheduled_rate if interval is not None else rate
             return s.basal_status(scheduled, rate, abs(rate - scheduled) > 1e-9)
         if opcode == c.CURRENT_BOLUS_STATUS:
-            return s.bolus_status(0, 0, 0, 0.0, 0, 0)
+            return self._bolus_status()
         if opcode == c.CONTROL_IQ_IOB:
-            return s.iob(0.0, 0)
+            return s.iob(*self.iob())
+        if opcode == c.NON_CONTROL_IQ_IOB:
+            return s.non_control_iq_iob(*self.iob())
         if opcode == c.INSULIN_STATUS:
             return s.insulin_status(model.reservoir_remaining, c.LOW_INSULIN_UNITS)
         if opcode == c.CURRENT_BATTERY_V1:
             return s.battery(self.battery_percent)
         if opcode == c.CURRENT_EGV_GUI_DATA:
-            if not self.sensor:
-                return s.egv(0, 0, 0, 0)
-            last = self.sensor[-1]
-            return s.egv(h.pump_seconds(last.display), last.mg_dl, 1, 0)
+            return self._egv()
+        if opcode == c.CGM_STATUS:
+            return self._cgm_status()
+        if opcode == c.HOME_SCREEN_MIRROR:
+            return self._home_screen()
         if opcode == c.TIME_SINCE_RESET:
             return s.time_since_reset(h.pump_seconds(now_shown), since_reset)
         if opcode == c.HISTORY_LOG_STATUS:

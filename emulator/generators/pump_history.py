@@ -70,6 +70,10 @@ class PumpHistoryProfile:
     reservoir_days: tuple[int, int] = (3, 4)
     occlusions_per_day: float = 0.03
     battery_low_every_days: int = 25
+    percent_temps_only: bool = False
+    """A pump that sets temporary basals only as a percentage of the scheduled rate (the
+    t:slim X2): an exercise temp of 0.2/0.3/0.45 U/h becomes 20/30/45 %, a night one of
+    0.5 U/h 50 %. The draws stay the same, so the rest of the history does not move."""
 
 
 Action = Callable[[], None]
@@ -238,6 +242,8 @@ def generate_pump_history(
                 kind = day_rng.choice((TbrKind.ABSOLUTE, TbrKind.RELATIVE))
                 value = 0.5 if kind is TbrKind.ABSOLUTE else day_rng.choice((60.0, 130.0))
                 minutes = day_rng.choice((120, 180, 240))
+            if prof.percent_temps_only and kind is TbrKind.ABSOLUTE:
+                kind, value = TbrKind.RELATIVE, float(round(value * 100))
             at = utc(day, begin)
             cancel = None
             if day_rng.random() < prof.temp_cancel_probability:

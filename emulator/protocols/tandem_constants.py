@@ -44,6 +44,28 @@ PAIRING_CODE_LENGTH: Final = 16
 CENTRAL_CHALLENGE_SIZE: Final = 8
 HMAC_KEY_SIZE: Final = 8
 
+# ---- authentication, 6-digit code: EC-JPAKE (request|response/authentication/Jpake*.java,
+# models/KnownApiVersion.java: API 3.2 = software v7.7, "a 6-character numeric pairing PIN") ----
+
+JPAKE_1A_REQUEST: Final = 32
+JPAKE_1A_RESPONSE: Final = 33
+JPAKE_1B_REQUEST: Final = 34
+JPAKE_1B_RESPONSE: Final = 35
+JPAKE_2_REQUEST: Final = 36
+JPAKE_2_RESPONSE: Final = 37
+JPAKE_3_REQUEST: Final = 38
+JPAKE_3_RESPONSE: Final = 39
+JPAKE_4_REQUEST: Final = 40
+JPAKE_4_RESPONSE: Final = 41
+JPAKE_CODE_LENGTH: Final = 6
+JPAKE_ROUND_CARGO: Final = 167  # app instance id u16 + 165 (Jpake1a/1b request+response, 2 request)
+JPAKE_HALF: Final = 165  # one ECJPAKEKeyKP: point 66, proof point 66, r 33
+JPAKE3_REQUEST_CARGO: Final = 2
+JPAKE_NONCE: Final = 8
+JPAKE_RESERVED: Final = 8
+JPAKE4_CARGO: Final = 50
+JPAKE_API_VERSION: Final = (3, 2)
+
 # ---- status requests (request|response/currentStatus): request opcode -> response opcode ------
 
 API_VERSION: Final = 32
@@ -57,6 +79,12 @@ HISTORY_LOG_STATUS: Final = 58
 HISTORY_LOG_REQUEST: Final = 60
 PUMP_VERSION: Final = 84
 CONTROL_IQ_IOB: Final = 108
+NON_CONTROL_IQ_IOB: Final = 38
+HOME_SCREEN_MIRROR: Final = 56
+CGM_STATUS: Final = 80
+CURRENT_BATTERY_V2: Final = 0x90  # -112 as a Java byte; response 0x91 (-111)
+ERROR_RESPONSE: Final = 77  # ErrorResponse: request opcode u8, error code u8
+ERROR_BAD_OPCODE: Final = 6  # ErrorResponse.ErrorCode.BAD_OPCODE
 PROFILE_STATUS: Final = 62
 IDP_SETTINGS: Final = 64
 IDP_SEGMENT: Final = 66
@@ -64,6 +92,41 @@ HISTORY_LOG_STREAM: Final = 0x81  # -127 as a Java byte, notified on HISTORY_LOG
 
 API_VERSION_MAJOR: Final = 2  # CHOICE: an API 2.x pump (16-character code era)
 API_VERSION_MINOR: Final = 1  # CHOICE
+# ApiVersion.V2_API: CurrentBatteryBuilder sends CurrentBatteryV2 from here on; below it, a
+# V2 request is answered with a V1 response and a later V1 request gets BAD_OPCODE.
+BATTERY_V2_API: Final = (2, 2)
+BATTERY_CHARGING_STATUS: Final = 0  # CHOICE: CurrentBatteryV2 charging status (not charging)
+
+# ---- status values (pumpX2 enums, CHOICE where marked) -----------------------------------------
+
+BOLUS_STATUS_NONE: Final = 0  # CurrentBolusStatus.ALREADY_DELIVERED_OR_INVALID
+BOLUS_STATUS_DELIVERING: Final = 1  # CurrentBolusStatus.DELIVERING
+BOLUS_SOURCE_GUI: Final = 1  # BolusDeliveryHistoryLog.BolusSource.GUI (entered on the pump)
+BOLUS_TYPE_FOOD1: Final = 1  # BolusType: with carbs (CHOICE: the model's meal boluses)
+BOLUS_TYPE_CORRECTION: Final = 2  # CHOICE: the model's non-meal boluses
+BOLUS_TYPE_EXTENDED: Final = 4
+IOB_TYPE_MUDALIAR: Final = 0  # ControlIQIOBResponse.IOBType
+EGV_VALID: Final = 1  # CurrentEGVGuiDataResponse.EGVStatus
+EGV_UNAVAILABLE: Final = 4
+CGM_SESSION_STOPPED: Final = 0  # CGMStatusResponse.SessionState
+CGM_SESSION_ACTIVE: Final = 2
+CGM_TRANSMITTER_BATTERY_OK: Final = 3  # CGMStatusResponse.TransmitterBatteryStatus
+CGM_SESSION_GAP_MINUTES: Final = 60  # CHOICE: a longer gap in readings starts a new session
+CGM_STALE_MINUTES: Final = 15  # CHOICE: no reading for longer: session stopped, EGV unavailable
+# HomeScreenMirrorResponse icons
+# CGMTrendIcon by trend rate (mg/dL per minute, CHOICE: Dexcom's arrow bands): the first
+# (bound, icon) with rate >= bound; below all: ARROW_DOUBLE_DOWN.
+TREND_ICONS: Final = ((3, 1), (2, 2), (1, 3), (-1, 4), (-2, 5), (-3, 6))
+TREND_DOUBLE_DOWN: Final = 7
+TREND_NONE: Final = 0  # NO_ARROW
+CGM_ALERT_NONE: Final = 255  # CGMAlertIcon.NO_ERROR
+ICON_HIDDEN: Final = 200
+BOLUS_ICON: Final = 0  # BolusStatusIcon.BOLUS
+BASAL_ICON: Final = 0  # BasalStatusIcon.BASAL
+ZERO_BASAL_ICON: Final = 1
+TEMP_RATE_ICON: Final = 2
+ZERO_TEMP_RATE_ICON: Final = 3
+SUSPEND_ICON: Final = 4
 
 # ---- insulin delivery profiles (ProfileStatus, IDPSettings, IDPSegment responses) -------------
 
@@ -86,6 +149,7 @@ HISTORY_OUT_OF_RANGE: Final = 1  # CHOICE: HistoryLogResponse status for a bad r
 
 LOG_TEMP_RATE_ACTIVATED: Final = 2
 LOG_BASAL_RATE_CHANGE: Final = 3
+LOG_ALERT_ACTIVATED: Final = 4
 LOG_ALARM_ACTIVATED: Final = 5
 LOG_PUMPING_SUSPENDED: Final = 11
 LOG_PUMPING_RESUMED: Final = 12
@@ -118,16 +182,23 @@ BOLUS_STOPPED: Final = 1  # CHOICE for a bolus the user cancelled part-way
 PRIME_COMPLETED: Final = 3  # CannulaFilledHistoryLog.CompletionStatus.COMPLETED
 PRIME_ABORTED: Final = 0  # USER_ABORTED
 
-# AlarmActivated ids (AlarmStatusResponse.AlarmResponseType) for the model's annunciations;
-# the ones marked CHOICE are alerts on a real pump, logged here as alarms with ids >= 100.
+# TempRateActivated: duration in milliseconds (pumpX2's published capture: 7200000.0 for two
+# hours); bytes 18-19 are not parsed by pumpX2 (the capture holds 2 there).
+TEMP_RATE_SPARE: Final = 0  # CHOICE: bytes 18-19 of TempRateActivated
+
+# The model's annunciations as the pump logs them. Alerts: AlertActivated (type 4) with
+# AlertStatusResponse.AlertResponseType ids; alarms: AlarmActivated (type 5) with
+# AlarmStatusResponse.AlarmResponseType ids (the same id space as the status bitmaps).
+ALERT_IDS: Final = {
+    "reservoir-low": 0,  # LOW_INSULIN_ALERT
+    "battery-low": 2,  # LOW_POWER_ALERT
+    "infusion-set-detached": 62,  # CHOICE: no such alert on a t:slim X2; DEFAULT_ALERT_62
+    "tbr-over": 63,  # CHOICE: no such alert on a t:slim X2; DEFAULT_ALERT_63
+}
 ALARM_IDS: Final = {
-    "occlusion": 2,
-    "reservoir-empty": 8,
-    "battery-empty": 12,
-    "reservoir-low": 100,  # CHOICE
-    "battery-low": 101,  # CHOICE
-    "infusion-set-detached": 102,  # CHOICE
-    "tbr-over": 103,  # CHOICE
+    "occlusion": 2,  # OCCLUSION_ALARM
+    "reservoir-empty": 8,  # EMPTY_CARTRIDGE_ALARM
+    "battery-empty": 12,  # BATTERY_SHUTDOWN_ALARM
 }
 
 SUSPEND_USER: Final = 0  # CHOICE: PumpingSuspended reason

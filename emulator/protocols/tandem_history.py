@@ -3,7 +3,8 @@
 From pumpX2's public description (response/historyLog/*.java, HistoryLogRequest.java,
 HistoryLogResponse.java, HistoryLogStreamResponse.java): every entry is 26 bytes: type id
 (low 12 bits of a u16), pump time u32 (seconds since 2008-01-01 00:00, the pump's clock),
-sequence number u32, and 16 bytes of payload (floats are IEEE-754 single, little-endian).
+sequence number u32, and 16 bytes of payload (floats are IEEE-754 single, little-endian);
+TempRateActivated's duration in milliseconds, as pumpX2's published capture shows.
 HistoryLogStreamResponse (opcode 0x81, on the history log characteristic) carries the number
 of entries u8, the stream id u8 and the entries. Vectors: tests/vectors/tandem/history.json.
 """
@@ -55,8 +56,10 @@ def basal_rate_change(command: float, base: float, profile: int, change: int) ->
     return _f(command) + _f(base) + _f(c.MAX_BASAL_RATE) + struct.pack("<HB", profile, change)
 
 
-def temp_rate_activated(percent: float, minutes: float, temp_id: int) -> bytes:
-    return _f(percent) + _f(minutes) + struct.pack("<HH", 0, temp_id)
+def temp_rate_activated(percent: float, duration_ms: float, temp_id: int) -> bytes:
+    """Percent f32 @10, duration f32 @14 in milliseconds (pumpX2's capture), bytes 18-19 not
+    parsed by pumpX2, temp rate id u16 @20."""
+    return _f(percent) + _f(duration_ms) + struct.pack("<HH", c.TEMP_RATE_SPARE, temp_id)
 
 
 def temp_rate_completed(temp_id: int, seconds_left: int) -> bytes:
@@ -104,7 +107,13 @@ def cannula_filled(amount: float, status: int) -> bytes:
 
 
 def alarm_activated(alarm_id: int) -> bytes:
+    """AlarmActivated (type 5): alarm id u32 @10 (AlarmStatusResponse.AlarmResponseType)."""
     return struct.pack("<I", alarm_id)
+
+
+def alert_activated(alert_id: int) -> bytes:
+    """AlertActivated (type 4): alert id u32 @10 (AlertStatusResponse.AlertResponseType)."""
+    return struct.pack("<I", alert_id)
 
 
 @dataclass(frozen=True)

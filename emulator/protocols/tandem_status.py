@@ -1,9 +1,10 @@
 """Tandem t:slim X2 status responses, device side (cargo of each response message).
 
 From pumpX2's public description (response/currentStatus/*.java): API version, pump
-version, current basal and bolus status, Control-IQ IOB, insulin status (reservoir), battery
-(V1), current EGV (CGM), time since reset. Little-endian; insulin in milliunits where pumpX2
-says so. Vectors: tests/vectors/tandem/status.json.
+version, current basal and bolus status, Control-IQ and non-Control-IQ IOB, insulin status
+(reservoir), battery (V1 and V2), current EGV, CGM status and the home screen mirror (CGM),
+time since reset, ErrorResponse. Little-endian; insulin in milliunits where pumpX2 says so.
+Vectors: tests/vectors/tandem/status.json.
 """
 
 from __future__ import annotations
@@ -50,7 +51,17 @@ def bolus_status(
 
 
 def iob(amount: float, seconds_left: int) -> bytes:
-    return struct.pack("<IIIIB", milliunits(amount), seconds_left, milliunits(amount), 0, 0)
+    """ControlIQIOBResponse (109): Mudaliar IOB, seconds remaining, Mudaliar total IOB, Swan
+    6-hour IOB (milliunits u32 each, seconds u32), IOB type u8."""
+    return struct.pack(
+        "<IIIIB", milliunits(amount), seconds_left, milliunits(amount), 0, c.IOB_TYPE_MUDALIAR
+    )
+
+
+def non_control_iq_iob(amount: float, seconds_left: int) -> bytes:
+    """NonControlIQIOBResponse (39): IOB milliunits u32, seconds remaining u32, total IOB
+    milliunits u32."""
+    return struct.pack("<III", milliunits(amount), seconds_left, milliunits(amount))
 
 
 def insulin_status(units: float, low_units: int) -> bytes:
@@ -58,11 +69,60 @@ def insulin_status(units: float, low_units: int) -> bytes:
 
 
 def battery(percent: int) -> bytes:
+    """CurrentBatteryV1Response (53): battery ABC u8, battery IBC percent u8."""
     return bytes([percent, percent])
 
 
+def battery_v2(percent: int, charging: int = c.BATTERY_CHARGING_STATUS) -> bytes:
+    """CurrentBatteryV2Response (0x91): ABC u8, IBC percent u8, charging status u8, four
+    u16 pumpX2 leaves unnamed (0)."""
+    return struct.pack("<BBBHHHH", percent, percent, charging, 0, 0, 0, 0)
+
+
+def error(request_opcode: int, code: int) -> bytes:
+    """ErrorResponse (77): the request's opcode u8, error code u8."""
+    return bytes([request_opcode & 0xFF, code])
+
+
 def egv(timestamp: int, mg_dl: int, status: int, trend: int) -> bytes:
+    """CurrentEGVGuiDataResponse (35): reading time u32, mg/dL u16, EGV status u8, trend rate
+    i8."""
     return struct.pack("<IHBb", timestamp, mg_dl, status, trend)
+
+
+def cgm_status(session: int, last_calibration: int, sensor_started: int, battery: int) -> bytes:
+    """CGMStatusResponse (81): session state u8, last calibration u32, sensor started u32
+    (seconds since 2008), transmitter battery status u8."""
+    return struct.pack("<BIIB", session, last_calibration, sensor_started, battery)
+
+
+def trend_icon(rate: int | None) -> int:
+    """HomeScreenMirror's CGMTrendIcon for a trend rate in mg/dL per minute."""
+    if rate is None:
+        return c.TREND_NONE
+    for bound, icon in c.TREND_ICONS:
+        if rate >= bound:
+            return icon
+    return c.TREND_DOUBLE_DOWN
+
+
+def home_screen_mirror(trend: int, bolus_icon: int, basal_icon: int, cgm_shown: bool) -> bytes:
+    """HomeScreenMirrorResponse (57): CGM trend icon, CGM alert icon, status icons 0 and 1,
+    bolus status icon, basal status icon, AP control state icon, remaining insulin plus icon,
+    CGM display data (one byte each)."""
+    return bytes(
+        [
+            trend,
+            c.CGM_ALERT_NONE,
+            c.ICON_HIDDEN,
+            c.ICON_HIDDEN,
+            bolus_icon,
+            basal_icon,
+            c.ICON_HIDDEN,
+            0,
+            1 if cgm_shown else 0,
+        ]
+    )
 
 
 def time_since_reset(pump_clock: int, seconds_since_reset: int) -> bytes:

@@ -242,10 +242,6 @@ def ids_exact(world: World, pump: EmulatedBleDevice[Any], timezone: str) -> int:
 BLE_BUDGET = 8
 """Cut points per Bluetooth protocol in CI (``DIAHIL_EXHAUSTIVE=1``: every packet)."""
 
-TSLIM_READ = ("cbg ", "smbg ", "pump bolus ", "pump deviceEvent ")
-"""The kinds the t:slim X2 driver reads today (tests/e2e/test_tslim_x2.py names them): the
-ledger check is held to those."""
-
 
 def tslim(world: BleWorld, timezone: str, now: datetime | None) -> EmulatedBleDevice[Any]:
     return start_tslim_x2(
@@ -256,15 +252,7 @@ def tslim(world: BleWorld, timezone: str, now: datetime | None) -> EmulatedBleDe
 def tslim_exact(world: World, pump: EmulatedBleDevice[Any], timezone: str) -> int:
     inspector = CloudInspector(world.cloud.base_url, transport=world.cloud.transport())
     expected = expected_tslim(pump.peripheral.pump, timezone)
-    comparison = compare_tslim_with_ledger(expected, inspector.data(world.account))
-    problems = [
-        item
-        for name in ("missing", "duplicated", "unexpected", "wrong")
-        for item in getattr(comparison, name)
-        if item.startswith(TSLIM_READ)
-    ]
-    assert not problems, problems[:10]
-    return comparison.matched
+    return compare_tslim_with_ledger(expected, inspector.data(world.account)).assert_exact()
 
 
 BLE_PROTOCOLS: dict[str, tuple[Start, Exact]] = {

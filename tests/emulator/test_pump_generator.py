@@ -8,7 +8,11 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from emulator.generators.cgm_history import CgmHistory
-from emulator.generators.pump_history import QUIET_HOURS, generate_pump_history
+from emulator.generators.pump_history import (
+    QUIET_HOURS,
+    PumpHistoryProfile,
+    generate_pump_history,
+)
 from emulator.model import pump as m
 from emulator.protocols import ids
 
@@ -123,3 +127,19 @@ def test_corrections_follow_highs_of_the_same_persons_glucose() -> None:
         wanted = min(round((glucose - 110) / block.values[0] / 0.05) * 0.05, 8.0)
         assert bolus.kind is m.BolusKind.FAST
         assert abs(bolus.programmed_fast - wanted) < 0.051
+
+
+def test_a_percent_only_pump_gets_percent_temps_and_otherwise_the_same_history() -> None:
+    both = generate_pump_history(4, timezone=ZONE, end=END, days=60)
+    tslim = generate_pump_history(
+        4, timezone=ZONE, end=END, days=60, profile=PumpHistoryProfile(percent_temps_only=True)
+    )
+    temps = [i for i in both.ledger.basal if i.delivery == "temp"]
+    assert any(i.percent is None for i in temps)  # the default has absolute temps
+    tslim_temps = [i for i in tslim.ledger.basal if i.delivery == "temp"]
+    assert tslim_temps and all(i.percent is not None for i in tslim_temps)
+    assert [i.start for i in tslim_temps] == [i.start for i in temps]
+    absolute = [i for i in temps if i.percent is None]
+    turned = [i for i in tslim_temps if i.start in {a.start for a in absolute}]
+    assert {round(i.percent * 100) for i in turned if i.percent} <= {20, 30, 45, 50}
+    assert tslim.ledger.boluses == both.ledger.boluses

@@ -238,3 +238,25 @@ async def test_insulin_delivery_profiles(pump: TslimX2, central: Central) -> Non
     start, basal = struct.unpack_from("<HH", cargo, 2)
     assert opcode == 67 and start == first.segments[1].start_minute
     assert basal == round(first.segments[1].basal * 1000)
+
+
+async def test_status_requests_over_the_air(
+    air: Air, pump_history: TslimX2Pump, central: Central
+) -> None:
+    fresh = TslimX2Pump(pump_history.model, seed=5, timezone="Europe/Berlin")
+    device = TslimX2(fresh, pairing_code=CODE)
+    await device.start(air)
+    try:
+        client = await connect(central, device)
+        assert await client.authenticate(CODE)
+        for request, response, size in ((38, 39, 12), (80, 81, 10), (56, 57, 9), (44, 45, 15)):
+            await client.send(STATUS, request)
+            opcode, cargo, _ = await client.receive(STATUS)
+            assert (opcode, len(cargo)) == (response, size)
+            assert (opcode, cargo) == fresh.answer(request, b"", 0)
+        await client.send(STATUS, 0x90)  # CurrentBatteryV2 on an API 2.1 pump: a V1 answer
+        assert (await client.receive(STATUS))[:2] == (53, bytes([80, 80]))
+        await client.send(STATUS, 52)  # then CurrentBatteryV1: ErrorResponse BAD_OPCODE
+        assert (await client.receive(STATUS))[:2] == (77, bytes([52, 6]))
+    finally:
+        await device.stop()

@@ -126,6 +126,12 @@ def _status() -> dict[str, dict[str, Any]]:
     return {case["name"]: case for case in load("status.json")["cases"]}
 
 
+_NOT_PLUS_ONE = {
+    "CurrentBatteryV2 on an API 2.1 pump": 53,
+    "CurrentBatteryV1 after a V2 request on an API 2.1 pump": 77,
+}
+
+
 def test_status_responses() -> None:
     cases = _status()
 
@@ -133,7 +139,8 @@ def test_status_responses() -> None:
         response: dict[str, Any] = cases[name]["response"]
         if not name.startswith("IDP"):
             assert cases[name]["request"]["cargo"] == ""
-        assert response["opcode"] == cases[name]["request"]["opcode"] + 1
+        want = _NOT_PLUS_ONE.get(name, cases[name]["request"]["opcode"] + 1)
+        assert response["opcode"] == want
         return str(response["cargo"])
 
     assert s.api_version(2, 5).hex() == cargo("ApiVersion")
@@ -150,6 +157,36 @@ def test_status_responses() -> None:
     assert s.idp_segment(1, 2, 360, 0.85, 8.0, 110, 45).hex() == cargo("IDPSegment")
     assert cargo("CurrentBatteryV1") == "5a5c"  # abc 90, ibc 92: the emulator sends one level
     assert s.battery(92).hex() == "5c5c"
+    assert s.non_control_iq_iob(1.25, 9000).hex() == cargo("NonControlIQIOB")
+    assert s.battery_v2(92).hex() == cargo("CurrentBatteryV2")
+    assert s.battery(92).hex() == cargo("CurrentBatteryV2 on an API 2.1 pump")
+    assert s.error(52, 6).hex() == cargo("CurrentBatteryV1 after a V2 request on an API 2.1 pump")
+    assert s.cgm_status(2, 0, 567900000, 3).hex() == cargo("CGMStatus")
+    assert s.home_screen_mirror(4, 200, 2, True).hex() == cargo("HomeScreenMirror")
+    assert s.bolus_status(1, 43, 567993600, 3.0, 1, 5).hex() == cargo(
+        "CurrentBolusStatus (delivering)"
+    )
+    assert s.bolus_status(0, 0, 0, 0.0, 0, 0).hex() == cargo("CurrentBolusStatus (no bolus)")
+
+
+@pytest.mark.parametrize("case", load("status.json")["cases"], ids=lambda c: str(c["name"]))
+def test_status_messages_frame_as_the_vectors_say(case: dict[str, Any]) -> None:
+    for side in ("request", "response"):
+        v = case[side]
+        message = encode_message(v["opcode"], v["transaction_id"], bytes.fromhex(v["cargo"]))
+        assert message.hex() == v["message"]
+        assert [p.hex() for p in chunks(message, v["transaction_id"])] == v["chunks"]
+    response = case["response"]
+    for packet in response.get("packets", []):  # a capture: one notification on a large MTU
+        assert packet == bytes([0, response["transaction_id"]]).hex() + response["message"]
+
+
+@pytest.mark.parametrize(
+    ("rate", "icon"),
+    [(None, 0), (4, 1), (2, 2), (1, 3), (0, 4), (-1, 4), (-2, 5), (-3, 6), (-5, 7)],
+)
+def test_trend_icons(rate: int | None, icon: int) -> None:
+    assert s.trend_icon(rate) == icon
 
 
 def _payload(name: str, d: dict[str, Any]) -> bytes:
@@ -177,7 +214,7 @@ def _payload(name: str, d: dict[str, Any]) -> bytes:
             d["change_type_id"],
         )
     if name == "TempRateActivated":
-        return h.temp_rate_activated(d["percent"], d["duration_minutes"], d["temp_rate_id"])
+        return h.temp_rate_activated(d["percent"], d["duration_ms"], d["temp_rate_id"])
     if name == "TempRateCompleted":
         return h.temp_rate_completed(d["temp_rate_id"], d["time_left_seconds"])
     if name == "PumpingSuspended":
@@ -202,8 +239,10 @@ def _payload(name: str, d: dict[str, Any]) -> bytes:
         return h.tubing_filled(d["prime_size"])
     if name.startswith("CannulaFilled"):
         return h.cannula_filled(d["prime_size"], d["completion_status"])
-    if name == "AlarmActivated":
+    if name.startswith("AlarmActivated"):
         return h.alarm_activated(d["alarm_id"])
+    if name.startswith("AlertActivated"):
+        return h.alert_activated(d["alert_id"])
     raise AssertionError(f"no encoder for {name}")
 
 
@@ -240,3 +279,35 @@ def test_captured_history_streams_decode(item: dict[str, Any]) -> None:
     entries = [message.cargo[2 + 26 * i : 28 + 26 * i] for i in range(message.cargo[0])]
     assert [int.from_bytes(e[6:10], "little") for e in entries] == d["sequence_nums"]
     assert h.stream_cargo(d["stream_id"], entries) == message.cargo
+
+
+@pytest.mark.parametrize(
+    "item", load("history.json")["entry_captures"], ids=lambda c: str(c["name"])
+)
+def test_temp_rate_entries_follow_the_published_captures(item: dict[str, Any]) -> None:
+    """The emulator writes every field pumpX2 parses where the captured pump put it (the
+    header's high nibble and the bytes pumpX2 does not parse aside)."""
+    captured = bytes.fromhex(item["entry"])
+    d = item["decoded"]
+    if item["type_id"] == 2:
+        payload = h.temp_rate_activated(d["percent"], d["duration_ms"], d["temp_rate_id"])
+        unparsed = range(18, 20)
+    else:
+        payload = h.temp_rate_completed(d["temp_rate_id"], d["time_left"])
+        unparsed = range(10, 12)
+    built = h.entry(item["type_id"], d["pump_time_sec"], d["sequence_num"], payload)
+    assert built[0] == captured[0] and built[1] & 0x0F == captured[1] & 0x0F
+    assert [b for i, b in enumerate(built[2:], 2) if i not in unparsed] == [
+        b for i, b in enumerate(captured[2:], 2) if i not in unparsed
+    ]
+
+
+def test_alert_and_alarm_ids_are_the_vectors_ids() -> None:
+    from emulator.protocols import tandem_constants as c
+
+    v = load("history.json")
+    alerts = {row["model_kind"]: row["id"] for row in v["alert_ids"]["ids"]}
+    alarms = {row["model_kind"]: row["id"] for row in v["alarm_ids"]["ids"]}
+    assert alerts == c.ALERT_IDS and alarms == c.ALARM_IDS
+    assert not set(alerts) & set(alarms)
+    assert c.LOG_ALERT_ACTIVATED == 4 and c.LOG_ALARM_ACTIVATED == 5

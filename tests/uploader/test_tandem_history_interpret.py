@@ -10,7 +10,11 @@ from pathlib import Path
 
 from uploader.drivers.tslim_x2 import TandemCodeStore
 from uploader.drivers.tslim_x2_history import Interpretation, TslimCursor, interpret
+from uploader.normalize.pump import basal_datums
 from uploader.protocols import tandem_history as th
+from uploader.pump_records import PumpSettingsSnapshot, TimeBlock
+from uploader.records import DeviceIdentity
+from uploader.timeproc import AcrossTheBoardTimezone
 
 EPOCH = datetime(2008, 1, 1)
 DAY = datetime(2026, 3, 1)
@@ -126,3 +130,93 @@ def test_code_store_keeps_a_pump_code_private_and_forgets_it(tmp_path: Path) -> 
     store.put("F0:F0:F0:F0:F0:0A", None)
     assert store.get("F0:F0:F0:F0:F0:0A") is None
     assert store.get("F0:F0:F0:F0:F0:0B") == "QRST-UVWX-2345-6789"
+
+
+def _change(seq: int, hours: float, rate: float, base: float, change: int) -> bytes:
+    return _entry(3, _at(hours), seq, struct.pack("<fffHB", rate, base, 3.0, 2, change))
+
+
+def _temp(seq: int, hours: float, percent: float, minutes: float, temp_id: int) -> bytes:
+    ms = minutes * 60_000
+    return _entry(2, _at(hours), seq, struct.pack("<ffHH", percent, ms, 0, temp_id))
+
+
+TEMP_ACROSS_A_BOUNDARY = [
+    _change(1, 0.0, 1.0, 1.0, 1),
+    # 50% for 3 hours from 01:00; the schedule changes at 02:00 (a new piece, same end)
+    _temp(2, 1.0, 50.0, 180, 1),
+    _change(3, 1.0, 0.5, 1.0, 4),
+    _entry(15, _at(2.0), 4, struct.pack("<HHI", 0, 1, 3600 * 2)),
+    _temp(5, 2.0, 50.0, 120, 2),
+    _change(6, 2.0, 0.6, 1.2, 4),
+    # cancelled at 03:00, an hour early; a suspend from 04:00 to 04:30
+    _change(7, 3.0, 1.2, 1.2, 8),
+    _change(8, 4.0, 0.0, 1.2, 16),
+    _change(9, 4.5, 1.2, 1.2, 32),
+]
+
+
+def test_temp_pieces_carry_percent_and_suppressed_and_only_an_early_end_its_programmed_end() -> (
+    None
+):
+    basals = _read(TEMP_ACROSS_A_BOUNDARY, TslimCursor()).pump.basals
+    got = [(b.delivery_type, b.duration_ms, b.rate, b.percent, b.suppressed_rate) for b in basals]
+    assert got == [
+        ("scheduled", 3_600_000, 1.0, None, None),
+        ("temp", 3_600_000, 0.5, 0.5, 1.0),
+        ("temp", 3_600_000, 0.6, 0.5, 1.2),
+        ("scheduled", 3_600_000, 1.2, None, None),
+        ("suspend", 1_800_000, None, None, 1.2),
+    ]
+    # the first piece goes on as the second (same programmed end): no expectedDuration;
+    # the second was cancelled an hour before its end
+    assert [b.expected_duration_ms for b in basals] == [None, None, 7_200_000, None, None]
+    assert {b.schedule for b in basals} == {2}
+
+
+def test_temp_basals_survive_a_read_cut_anywhere() -> None:
+    whole = _read(TEMP_ACROSS_A_BOUNDARY, TslimCursor()).pump.basals
+    for cut in range(1, len(TEMP_ACROSS_A_BOUNDARY)):
+        cursor = TslimCursor()
+        first = _read(TEMP_ACROSS_A_BOUNDARY[:cut], cursor).pump.basals
+        resumed = TslimCursor.from_cursor(cursor.to_cursor())
+        assert first + _read(TEMP_ACROSS_A_BOUNDARY[cut:], resumed).pump.basals == whole, cut
+
+
+def test_alerts_become_alarms_with_their_tidepool_type() -> None:
+    raw = [
+        _entry(4, _at(1.0 + n), n + 1, struct.pack("<I", alert_id))
+        for n, alert_id in enumerate((0, 17, 2, 3, 5, 99))
+    ]
+    events = _read(raw, TslimCursor()).pump.events
+    assert [(e.kind, e.alarm_type, e.payload) for e in events] == [
+        ("alarm", "low_insulin", None),
+        ("alarm", "low_insulin", None),
+        ("alarm", "low_power", None),
+        ("alarm", "low_power", None),
+        ("alarm", "other", {"alertId": 5}),
+        ("alarm", "other", {"alertId": 99}),
+    ]
+
+
+def test_a_reported_suppression_is_one_datum_named_by_the_profile() -> None:
+    basals = _read(TEMP_ACROSS_A_BOUNDARY, TslimCursor()).pump.basals
+    settings = PumpSettingsSnapshot(
+        device_time=_at(5.0),
+        basal_schedules={2: (TimeBlock(0, (1.0,)), TimeBlock(7_200_000, (1.2,)))},
+        active_basal=2,
+        schedule_names={2: "Weekday"},
+    )
+    identity = DeviceIdentity("Tandem", "t:slim X2", "1", "1", "tandem-1", ())
+    times = AcrossTheBoardTimezone("UTC")
+    datums = [d.to_json() for b in basals for d in basal_datums(b, settings, identity, times)]
+    assert len(datums) == len(basals)
+    assert datums[0]["scheduleName"] == "Weekday" and "suppressed" not in datums[0]
+    assert datums[2]["suppressed"] == {
+        "type": "basal",
+        "deliveryType": "scheduled",
+        "rate": 1.2,
+        "scheduleName": "Weekday",
+    }
+    assert (datums[2]["percent"], datums[2]["expectedDuration"]) == (0.5, 7_200_000)
+    assert datums[4]["suppressed"]["rate"] == 1.2 and "rate" not in datums[4]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from uploader.drivers.tslim_x2_history import ALARMS, ALERTS
 from uploader.protocols import tandem, tandem_auth, tandem_entries, tandem_history
 from uploader.protocols.tandem import FrameError, Joiner, Message
 
@@ -183,10 +184,9 @@ _NAMES = {
     "insulin_display": "insulin_shown",
     "prime_size": "size",
 }
-_READ_ALIKE = {3, 5, 11, 12, 13, 14, 15, 16, 20, 21, 33, 55, 59, 61, 63, 65, 211}
-"""Type 2 (TempRateActivated) is left out: the emulator side's vector puts the duration in
-minutes and the id at offset 18, a public pumpX2 capture (host_framing.json) shows
-milliseconds and offset 20; reported to the emulator side to fix."""
+_READ_ALIKE = {2, 3, 4, 5, 11, 12, 13, 14, 15, 16, 20, 21, 33, 55, 59, 61, 63, 65, 211}
+"""Every type both sides read (TempRateActivated: milliseconds, id at offset 20, as pumpX2's
+published capture shows)."""
 _IGNORED = {
     "spare",
     "spare1",
@@ -211,3 +211,22 @@ def test_entry_payloads_agree(case: dict[str, Any]) -> None:
         if name in _IGNORED and not hasattr(payload, _NAMES.get(name, name)):
             continue
         assert getattr(payload, _NAMES.get(name, name)) == value, name
+
+
+@pytest.mark.parametrize(
+    ("table", "known"), [("alert_ids", ALERTS), ("alarm_ids", ALARMS)], ids=["alerts", "alarms"]
+)
+def test_alert_and_alarm_ids_get_the_alarm_type_the_device_side_means(
+    table: str, known: dict[int, str]
+) -> None:
+    for item in HISTORY[table]["ids"]:
+        assert known.get(item["id"], "other") == item["tidepool_alarm_type"], item
+
+
+@pytest.mark.parametrize("case", HISTORY["entry_captures"], ids=lambda c: c["name"])
+def test_captured_entries_decode_as_published(case: dict[str, Any]) -> None:
+    payload = tandem_entries.decode(bytes.fromhex(case["entry"]))
+    assert payload is not None
+    for name, value in case["decoded"].items():
+        if hasattr(payload, name):
+            assert getattr(payload, name) == value, name

@@ -27,10 +27,22 @@ class AmountSegment(TidepoolModel):
     amount: Annotated[float, Field(ge=0)]
 
 
+Glucose = Annotated[float, Field(ge=0, le=1000)]
+
+
 class TargetSegment(TidepoolModel):
+    """``low`` and ``high`` (a range: IDS, MiniMed), or a single ``target`` (t:slim X2)."""
+
     start: Start
-    low: Annotated[float, Field(ge=0, le=1000)]
-    high: Annotated[float, Field(ge=0, le=1000)]
+    low: Glucose | None = None
+    high: Glucose | None = None
+    target: Glucose | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> TargetSegment:
+        if self.target is None and (self.low is None or self.high is None):
+            raise ValueError("a target segment needs low and high, or target")
+        return self
 
 
 class SettingsUnits(TidepoolModel):

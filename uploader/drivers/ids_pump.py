@@ -25,10 +25,8 @@ pump's clock (the pump's own app does).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Iterable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 
 from uploader.drivers.ble_common import (
@@ -438,9 +436,7 @@ def _dated_settings(
     an unchanged pump uploads nothing new."""
     if settings is None:
         return None, False
-    content = asdict(replace(settings, device_time=datetime.min))
-    fingerprint = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode())
-    digest = fingerprint.hexdigest()[:16]
+    digest = settings.fingerprint()
     changed = digest != state.settings
     state.settings = digest
     when = clock or (datetime.fromisoformat(state.last_local) if state.last_local else None)

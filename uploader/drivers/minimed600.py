@@ -36,7 +36,6 @@ Protocol: ``uploader.drivers.minimed600_session`` over the link's HID reports; m
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -182,7 +181,7 @@ class MiniMed600Driver(Driver):
             },
             schedule_names={**{n: cmds.PATTERN_NAMES[n] for n in basal}, WIZARD: "Default"},
         )
-        fingerprint = _fingerprint(snapshot)
+        fingerprint = snapshot.fingerprint()
         data = DeviceData(identity=identity)
         data.pump = found.history
         data.pump.settings = snapshot
@@ -276,18 +275,6 @@ class _Cursor:
 
     def dump(self) -> str:
         return json.dumps({"settings": self.settings, "carry": self.carry.to_json()})
-
-
-def _fingerprint(snapshot: PumpSettingsSnapshot) -> str:
-    content = {
-        "basal": snapshot.basal_schedules,
-        "active": snapshot.active_basal,
-        "carb": snapshot.carb_ratios,
-        "isf": snapshot.insulin_sensitivities,
-        "target": snapshot.bg_targets,
-    }
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode())
-    return "settings:" + digest.hexdigest()[:32]
 
 
 def _require(value: T | None) -> T:

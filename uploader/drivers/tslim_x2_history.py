@@ -8,11 +8,17 @@ order) into the device-neutral records of ``uploader.pump_records`` and ``upload
   Bolus/BolexCompleted (what was delivered of each part); a bolus is kept until every part
   it was programmed with has completed;
 - basal intervals from BasalRateChange: each change closes the interval running and opens
-  one (change type 4: temp; 16 or 64: suspend; else scheduled); TempRateActivated gives the
-  programmed duration of the temp that follows, so one that ended early carries it;
+  one (change type 4: temp; 16 or 64: suspend; else scheduled), named by its insulin delivery
+  profile (the driver maps ids to the profiles' names); a temp or suspend carries the
+  scheduled rate it suppressed (the entry's base rate). TempRateActivated gives the percent
+  (``percent`` as a fraction) and the programmed duration of the temp that follows: a temp
+  that ended before its programmed end carries ``expectedDuration``, unless the next
+  BasalRateChange is the same temp going on (a new piece at a schedule boundary, programmed
+  to end at the same time);
 - device events: CartridgeFilled (reservoir change), CannulaFilled / TubingFilled (prime,
   with its volume), AlarmActivated (occlusion, auto-off, empty cartridge, battery shutdown;
-  others ``other`` with the pump's alarm id), PumpingSuspended / PumpingResumed (reason 0,
+  others ``other`` with the pump's ``alarmId``), AlertActivated (low insulin, low power;
+  others ``other`` with the pump's ``alertId``), PumpingSuspended / PumpingResumed (reason 0,
   the user: ``manual``; any other: ``automatic``; a resume is the user's);
 - ``smbg`` from BG readings, ``cbg`` from CGM (GX) readings;
 - clock changes from TimeChanged (seconds of the day before and after) and DateChange (days
@@ -46,6 +52,17 @@ ALARMS: dict[int, AlarmType] = {
     12: "no_power",
 }
 """pumpX2's alarm ids with a Tidepool alarm type (others: ``other`` with the id)."""
+ALERTS: dict[int, AlarmType] = {
+    0: "low_insulin",
+    17: "low_insulin",
+    2: "low_power",
+    3: "low_power",
+}
+"""pumpX2's alert ids (AlertStatusResponse: LOW_INSULIN_ALERT 0 and 17, LOW_POWER_ALERT 2 and
+3) with a Tidepool alarm type (others: ``other`` with the id)."""
+SAME_END_MS = 1000
+"""Two temp pieces whose programmed ends are this close are one temp (the pump keeps the
+duration as a float of milliseconds)."""
 SUSPEND_BY_USER = 0
 """PumpingSuspended reason 0 (pumpX2: user aborted); any other reason is the pump's own."""
 
@@ -60,6 +77,14 @@ class OpenBasal:
     rate: float | None
     profile: int
     expected_ms: int | None = None
+    percent: float | None = None
+    suppressed_rate: float | None = None
+
+    @property
+    def planned_end(self) -> datetime | None:
+        if self.expected_ms is None:
+            return None
+        return datetime.fromisoformat(self.start) + timedelta(milliseconds=self.expected_ms)
 
 
 @dataclass
@@ -104,6 +129,9 @@ class TslimCursor:
     basal: OpenBasal | None = None
     temp_expected_ms: int | None = None
     boluses: dict[int, PendingBolus] = field(default_factory=dict)
+    temp_percent: float | None = None
+    settings: str | None = None
+    """The fingerprint of the settings last uploaded (a ``pumpSettings`` only when changed)."""
 
     def to_cursor(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -121,6 +149,8 @@ class TslimCursor:
             basal,
             data.get("temp_expected_ms"),
             boluses,
+            data.get("temp_percent"),
+            data.get("settings"),
         )
 
     @property
@@ -158,25 +188,30 @@ def _feed(
 ) -> None:
     index = entry.sequence
     if isinstance(payload, te.BasalRateChange):
-        _close_basal(out, cursor, when)
         if payload.change_type in SUSPEND_TYPES:
             kind: Literal["scheduled", "temp", "suspend"] = "suspend"
         elif payload.change_type == TEMP_START:
             kind = "temp"
         else:
             kind = "scheduled"
-        cursor.basal = OpenBasal(
+        opened = OpenBasal(
             when.isoformat(),
             index,
             kind,
             None if kind == "suspend" else payload.command_rate,
             payload.profile,
             cursor.temp_expected_ms if kind == "temp" else None,
+            cursor.temp_percent if kind == "temp" else None,
+            None if kind == "scheduled" else payload.base_rate,
         )
+        _close_basal(out, cursor, when, _same_temp(cursor.basal, opened))
+        cursor.basal = opened
         if kind == "temp":
             cursor.temp_expected_ms = None
+            cursor.temp_percent = None
     elif isinstance(payload, te.TempRateActivated):
         cursor.temp_expected_ms = payload.duration_ms
+        cursor.temp_percent = round(payload.percent / 100, 8)
     elif isinstance(payload, te.BolusRequested):
         pending = cursor.boluses.setdefault(payload.bolus_id, PendingBolus())
         pending.standard_percent = payload.standard_percent
@@ -227,6 +262,17 @@ def _feed(
                 payload=None if alarm else {"alarmId": payload.alarm_id},
             )
         )
+    elif isinstance(payload, te.AlertActivated):
+        alert = ALERTS.get(payload.alert_id)
+        out.pump.events.append(
+            PumpEvent(
+                when,
+                index,
+                "alarm",
+                alarm_type=alert or "other",
+                payload=None if alert else {"alertId": payload.alert_id},
+            )
+        )
     elif isinstance(payload, te.BgReading):
         if payload.bg_mg_dl:
             sub: Literal["manual"] | None = (
@@ -258,6 +304,8 @@ def _feed(
                 running.rate,
                 running.profile,
                 running.expected_ms,
+                running.percent,
+                running.suppressed_rate,
             )
 
 
@@ -301,7 +349,19 @@ def _bolus(pending: PendingBolus) -> PumpBolus:
     )
 
 
-def _close_basal(out: Interpretation, cursor: TslimCursor, when: datetime) -> None:
+def _same_temp(running: OpenBasal | None, opened: OpenBasal) -> bool:
+    """True when ``opened`` is the running temp going on (a new piece, same programmed end)."""
+    if running is None or running.delivery_type != "temp" or opened.delivery_type != "temp":
+        return False
+    before, after = running.planned_end, opened.planned_end
+    if before is None or after is None:
+        return False
+    return abs((after - before).total_seconds() * 1000) <= SAME_END_MS
+
+
+def _close_basal(
+    out: Interpretation, cursor: TslimCursor, when: datetime, goes_on: bool = False
+) -> None:
     basal = cursor.basal
     if basal is None:
         return
@@ -310,7 +370,11 @@ def _close_basal(out: Interpretation, cursor: TslimCursor, when: datetime) -> No
     cursor.basal = None
     if duration_ms <= 0:
         return
-    expected = basal.expected_ms if basal.expected_ms and basal.expected_ms > duration_ms else None
+    expected = (
+        basal.expected_ms
+        if basal.expected_ms and basal.expected_ms > duration_ms + SAME_END_MS and not goes_on
+        else None
+    )
     out.pump.basals.append(
         PumpBasal(
             start,
@@ -320,5 +384,7 @@ def _close_basal(out: Interpretation, cursor: TslimCursor, when: datetime) -> No
             rate=basal.rate,
             expected_duration_ms=expected,
             schedule=basal.profile,
+            percent=basal.percent,
+            suppressed_rate=basal.suppressed_rate,
         )
     )

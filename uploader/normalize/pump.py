@@ -13,14 +13,17 @@ Follows ../shared/specs/tidepool-uploader/docs/checklisttemplates/PumpChecklist.
   carrying the scheduled basal it ``suppressed`` (rate and ``scheduleName``); a percentage
   temp basal's rate is its percent of that scheduled rate; the programmed duration of one
   that ended early is the last piece's ``expectedDuration``; scheduled basals carry
-  ``scheduleName``. The interval still running at upload is not sent (its duration is not
-  known yet): the driver keeps it and the next upload sends it, so no duration is guessed;
+  ``scheduleName``. A pump that records the suppressed rate with each piece (t:slim X2)
+  gives it directly (``PumpBasal.suppressed_rate``). The interval still running at upload
+  is not sent (its duration is not known yet): the driver keeps it and the next upload sends
+  it, so no duration is guessed;
 - bolus calculator records: ``wizard`` datums (``uploader.normalize.wizard``);
 - device events: reservoir change, prime (tubing, with the volume), status suspended /
   resumed (with the reason), alarms (``other`` with the pump's own name in ``payload``);
 - settings: basal schedules by name (the pump's own, e.g. MiniMed ``Pattern 1``, else
   ``Template <n>``), the active one, carb ratios,
-  insulin sensitivities and targets (``low``/``high``), units as the pump reports them
+  insulin sensitivities and targets (``low``/``high``, or one ``target`` when the pump keeps
+  a single value, as the t:slim X2 does), units as the pump reports them
   (IDS: mg/dL and grams).
 """
 
@@ -165,6 +168,8 @@ def basal_datums(
         if basal.schedule is not None
         else None
     )
+    if basal.delivery_type != "scheduled" and basal.suppressed_rate is not None:
+        return [_reported_suppression(basal, name, identity, times)]
     blocks = None
     if settings is not None and basal.schedule is not None:
         blocks = settings.basal_schedules.get(basal.schedule)
@@ -209,6 +214,28 @@ def basal_datums(
             )
         )
     return out
+
+
+def _reported_suppression(
+    basal: PumpBasal, name: str | None, identity: DeviceIdentity, times: TimeProcessor
+) -> Basal:
+    """A temp basal or suspend whose suppressed rate the pump recorded with it (one piece)."""
+    assert basal.suppressed_rate is not None
+    rate = basal.rate
+    if basal.delivery_type == "temp" and rate is None and basal.percent is not None:
+        rate = round(basal.percent * basal.suppressed_rate, 4)
+    return Basal(
+        **_placed(basal.device_time, basal.index, times),  # type: ignore[arg-type]
+        device_id=identity.device_id,
+        delivery_type=basal.delivery_type,
+        duration=basal.duration_ms,
+        expected_duration=basal.expected_duration_ms,
+        rate=rate if basal.delivery_type == "temp" else None,
+        percent=basal.percent,
+        suppressed=Suppressed(
+            delivery_type="scheduled", rate=basal.suppressed_rate, schedule_name=name
+        ),
+    )
 
 
 def event_datum(event: PumpEvent, identity: DeviceIdentity, times: TimeProcessor) -> DeviceDatum:
@@ -284,7 +311,10 @@ def settings_datum(
         or None,
         bg_targets={
             name: [
-                TargetSegment(start=b.start_ms, low=b.values[0], high=b.values[1]) for b in blocks
+                TargetSegment(start=b.start_ms, target=b.values[0])
+                if len(b.values) == 1
+                else TargetSegment(start=b.start_ms, low=b.values[0], high=b.values[1])
+                for b in blocks
             ]
             for name, blocks in _named(settings.bg_targets, settings.schedule_names).items()
         }

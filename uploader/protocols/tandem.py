@@ -61,6 +61,16 @@ class Message:
     cargo: bytes
 
 
+def expect(message: Message, opcode: int, size: int) -> None:
+    """``FrameError`` unless ``message`` is ``opcode`` with ``size`` bytes of cargo."""
+    if message.opcode != opcode:
+        raise FrameError(f"expected opcode {opcode}, the pump sent {message.opcode}")
+    if len(message.cargo) != size:
+        raise FrameError(
+            f"opcode {opcode} carries {len(message.cargo)} bytes of cargo, expected {size}"
+        )
+
+
 def sign_cargo(
     opcode: int, transaction_id: int, cargo: bytes, time_since_reset: int, key: bytes
 ) -> bytes:

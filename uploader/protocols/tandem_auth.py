@@ -10,8 +10,9 @@ characteristic). The exchange, all on characteristic 7B83FFF9:
    with the pairing code's 16 letters and digits (dashes and spaces dropped).
 4. PumpChallengeResponse, opcode 19: app instance id u16, success u8 (0: wrong code).
 
-Newer firmware shows a 6-digit code and runs a J-PAKE exchange instead; this module only
-recognises such a code (``is_six_digit_code``) so the driver can say what it does not support.
+Newer firmware shows a 6-digit code and runs a J-PAKE exchange instead
+(``uploader.protocols.tandem_jpake``); this module recognises such a code
+(``is_six_digit_code``) so the driver picks that exchange.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import hmac
 import struct
 from dataclasses import dataclass
 
-from uploader.protocols.tandem import FrameError, Message
+from uploader.protocols.tandem import Message, expect
 
 CENTRAL_CHALLENGE_REQUEST = 16
 CENTRAL_CHALLENGE_RESPONSE = 17
@@ -75,7 +76,7 @@ class CentralChallengeResponse:
 
 def parse_central_challenge_response(message: Message) -> CentralChallengeResponse:
     """Parse step 2 (30 bytes of cargo)."""
-    _expect(message, CENTRAL_CHALLENGE_RESPONSE, 30)
+    expect(message, CENTRAL_CHALLENGE_RESPONSE, 30)
     (app_instance_id,) = struct.unpack_from("<H", message.cargo)
     return CentralChallengeResponse(app_instance_id, message.cargo[2:22], message.cargo[22:30])
 
@@ -95,14 +96,5 @@ def pump_challenge_request(
 
 def parse_pump_challenge_response(message: Message) -> bool:
     """Step 4: True when the pump accepted the code."""
-    _expect(message, PUMP_CHALLENGE_RESPONSE, 3)
+    expect(message, PUMP_CHALLENGE_RESPONSE, 3)
     return message.cargo[2] == 1
-
-
-def _expect(message: Message, opcode: int, size: int) -> None:
-    if message.opcode != opcode:
-        raise FrameError(f"expected opcode {opcode}, the pump sent {message.opcode}")
-    if len(message.cargo) != size:
-        raise FrameError(
-            f"opcode {opcode} carries {len(message.cargo)} bytes of cargo, expected {size}"
-        )

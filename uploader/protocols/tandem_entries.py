@@ -25,6 +25,8 @@ entry; little-endian; insulin and rates as IEEE-754 single floats in units and u
 - 61 CannulaFilled / 63 TubingFilled: prime size f32 @10 (units).
 - 5 AlarmActivated: alarm id u32 @10 (pumpX2's alarm names: 2 and 26 occlusion, 7 auto-off,
   8 empty cartridge, 12 battery shutdown, ...).
+- 4 AlertActivated: alert id u32 @10 (pumpX2's alert names: 0 and 17 low insulin, 2 low
+  power, 3 very low power, ...).
 - 65 BolusRequestedMsg2: bolus id u16 @10, options u8 @12, standard percent u8 @13,
   duration u16 @14 (minutes: the public description does not name the unit; both sides of
   this project chose minutes), ISF u16 @18, target BG u16 @20.
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from uploader.protocols.tandem import FrameError
 from uploader.protocols.tandem_history import (
     ALARM_ACTIVATED,
+    ALERT_ACTIVATED,
     BASAL_RATE_CHANGE,
     BG_READING_TAKEN,
     BOLEX_ACTIVATED,
@@ -143,6 +146,11 @@ class AlarmActivated:
 
 
 @dataclass(frozen=True)
+class AlertActivated:
+    alert_id: int
+
+
+@dataclass(frozen=True)
 class BolusRequested:
     """BolusRequestedMsg2: how the bolus was programmed."""
 
@@ -188,6 +196,7 @@ Payload = (
     | CartridgeFilled
     | Primed
     | AlarmActivated
+    | AlertActivated
     | CgmReading
 )
 
@@ -242,6 +251,8 @@ def decode(raw: bytes) -> Payload | None:
         return Primed(type_id == CANNULA_FILLED, _f32(size))
     if type_id == ALARM_ACTIVATED:
         return AlarmActivated(struct.unpack_from("<I", raw, 10)[0])
+    if type_id == ALERT_ACTIVATED:
+        return AlertActivated(struct.unpack_from("<I", raw, 10)[0])
     if type_id == BOLUS_REQUESTED_2:
         bolus_id, options, percent, duration, isf, target = struct.unpack_from("<HBBH2xHH", raw, 10)
         return BolusRequested(bolus_id, options, percent, duration, isf, target)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from uploader.protocols.tandem import FrameError, Message
+from uploader.protocols.tandem import FrameError, Message, expect
 
 HISTORY_LOG_STATUS_REQUEST = 58
 HISTORY_LOG_STATUS_RESPONSE = 59
@@ -51,6 +51,7 @@ BOLUS_REQUESTED_2 = 65
 CARTRIDGE_FILLED = 33
 CANNULA_FILLED = 61
 TUBING_FILLED = 63
+ALERT_ACTIVATED = 4
 ALARM_ACTIVATED = 5
 CGM_DATA_GXB = 256
 BASAL_DELIVERY = 279
@@ -78,7 +79,7 @@ class HistoryStatus:
 
 def parse_history_status(message: Message) -> HistoryStatus:
     """Parse opcode 59."""
-    _expect(message, HISTORY_LOG_STATUS_RESPONSE, 12)
+    expect(message, HISTORY_LOG_STATUS_RESPONSE, 12)
     count, first, last = struct.unpack("<III", message.cargo)
     return HistoryStatus(count, first, last)
 
@@ -92,7 +93,7 @@ def history_request(transaction_id: int, first: int, count: int) -> Message:
 
 def parse_history_response(message: Message) -> tuple[int, int]:
     """Parse opcode 61: (status, stream id); status 0 means the stream follows."""
-    _expect(message, HISTORY_LOG_RESPONSE, 2)
+    expect(message, HISTORY_LOG_RESPONSE, 2)
     return message.cargo[0], message.cargo[1]
 
 
@@ -176,12 +177,3 @@ def place_in_time(
         elif entry.time is None:
             placed[index] = replace(entry, time=next_known)
     return placed
-
-
-def _expect(message: Message, opcode: int, size: int) -> None:
-    if message.opcode != opcode:
-        raise FrameError(f"expected opcode {opcode}, the pump sent {message.opcode}")
-    if len(message.cargo) != size:
-        raise FrameError(
-            f"opcode {opcode} carries {len(message.cargo)} bytes of cargo, expected {size}"
-        )
