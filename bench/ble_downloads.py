@@ -20,104 +20,72 @@ import argparse
 import os
 import platform
 import statistics
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from bench.desk import bench_harness
 from emulator.generators.cgm_history import CgmHistoryProfile
 from emulator.usb import EmulatedUsbBackend
 from hil.ble import BleWorld
-from hil.cloud import InProcessCloud
 from hil.devices import (
     EmulatedBleDevice,
     ManualTime,
     plug_contour_meter,
-    running_utc,
+    start_cgm_sensor,
     start_gls_meter,
 )
 from hil.harness import UploadHarness
+from uploader.session import UploadResult
 
 TIMEZONE = "America/New_York"
 NOW = datetime(2026, 3, 15, 16, 30, tzinfo=UTC)
 TRANSFER = ("detect", "connect", "identify", "fetch", "disconnect")
+Measured = tuple[int, float, float]
+"""(records read, device-transfer s, whole upload s)"""
 
 
-def _harness(tmp: Path, cloud: InProcessCloud, **kwargs: Any) -> UploadHarness:
-    account = cloud.create_account(f"b{time.monotonic_ns()}@example.test", "bench-password")
-    return UploadHarness(
-        cloud_url=cloud.base_url,
-        account=account,
-        timezone=TIMEZONE,
-        state_path=tmp / "state.sqlite3",
-        transport_factory=cloud.transport,
-        clock=running_utc(NOW),
-        device_timeout_ms=30_000,
-        **kwargs,
-    )
-
-
-def _measure(harness: UploadHarness, upload: Any) -> tuple[int, float, float]:
-    started = time.perf_counter()
-    result = upload()
-    total = time.perf_counter() - started
+def _measure(upload: Callable[[UploadHarness], UploadResult], **reach: Any) -> Measured:
+    """One upload (``upload(harness)``) on a fresh cloud, the harness reaching ``reach``
+    (``world=``, ``usb_backend=``): (records, transfer s, upload s)."""
+    with bench_harness(TIMEZONE, NOW, device_timeout_ms=30_000, **reach) as harness:
+        started = time.perf_counter()
+        result = upload(harness)
+        total = time.perf_counter() - started
     transfer = sum(result.timings.get(step, 0.0) for step in TRANSFER)
     assert result.status == "uploaded"
     return result.records_read, transfer, total
 
 
-def gls(days: int) -> tuple[int, float, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        world = BleWorld()
-        try:
-            meter = start_gls_meter(world, TIMEZONE, days=days, now=NOW, memory_capacity=5000)
-            cloud = InProcessCloud()
-            harness = _harness(
-                Path(tmp),
-                cloud,
-                usb_backend=None,
-                ble_transport=world.host_endpoint(),
-                runner=world.run,
-            )
-            return _measure(harness, lambda: harness.upload_ble(meter))
-        finally:
-            world.close()
+def gls(days: int) -> Measured:
+    world = BleWorld()
+    try:
+        meter = start_gls_meter(world, TIMEZONE, days=days, now=NOW, memory_capacity=5000)
+        return _measure(lambda harness: harness.upload_ble(meter), world=world)
+    finally:
+        world.close()
 
 
-def cgms(days: int) -> tuple[int, float, float]:
-    from hil.devices import start_cgm_sensor
-
-    with tempfile.TemporaryDirectory() as tmp:
-        world = BleWorld()
-        try:
-            clock = ManualTime(TIMEZONE, NOW)
-            # One session long enough for the sensor to hold all of it.
-            profile = replace(CgmHistoryProfile(), session_days=min(45.5, max(14, days + 0.5)))
-            sensor: EmulatedBleDevice[Any] = start_cgm_sensor(
-                world, TIMEZONE, time=clock, days=days, profile=profile
-            )
-            cloud = InProcessCloud()
-            harness = _harness(
-                Path(tmp),
-                cloud,
-                usb_backend=None,
-                ble_transport=world.host_endpoint(),
-                runner=world.run,
-            )
-            return _measure(harness, lambda: harness.upload_ble(sensor))
-        finally:
-            world.close()
+def cgms(days: int) -> Measured:
+    world = BleWorld()
+    try:
+        clock = ManualTime(TIMEZONE, NOW)
+        # One session long enough for the sensor to hold all of it.
+        profile = replace(CgmHistoryProfile(), session_days=min(45.5, max(14, days + 0.5)))
+        sensor: EmulatedBleDevice[Any] = start_cgm_sensor(
+            world, TIMEZONE, time=clock, days=days, profile=profile
+        )
+        return _measure(lambda harness: harness.upload_ble(sensor), world=world)
+    finally:
+        world.close()
 
 
-def contour(days: int) -> tuple[int, float, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        bus = EmulatedUsbBackend()
-        meter = plug_contour_meter(bus, TIMEZONE, days=days, now=NOW, memory_capacity=5000)
-        cloud = InProcessCloud()
-        harness = _harness(Path(tmp), cloud, usb_backend=bus)
-        return _measure(harness, lambda: harness.upload(meter.device_spec))
+def contour(days: int) -> Measured:
+    bus = EmulatedUsbBackend()
+    meter = plug_contour_meter(bus, TIMEZONE, days=days, now=NOW, memory_capacity=5000)
+    return _measure(lambda harness: harness.upload(meter.device_spec), usb_backend=bus)
 
 
 def fixture_cost(repeat: int) -> tuple[float, float]:

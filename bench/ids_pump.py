@@ -19,56 +19,52 @@ import argparse
 import os
 import platform
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
+from bench.desk import bench_harness
 from hil.ble import BleWorld
-from hil.cloud import InProcessCloud
-from hil.devices import running_utc, start_ids_pump
-from hil.harness import UploadHarness
+from hil.devices import start_ids_pump
 
 TIMEZONE = "America/New_York"
 NOW = datetime(2026, 3, 16, 3, 30, tzinfo=UTC)
 """23:30 in New York: "1 day" is a whole day of use (the last six hours stay quiet)."""
 TRANSFER = ("detect", "connect", "identify", "fetch", "disconnect")
 LENGTHS = (1, 30, 90)
+Run = tuple[int, int, int, float, float]
+"""(history events, records read, datums, transfer s, upload s) of one upload."""
 
 
-def run(days: int, interval_ms: float, e2e: bool) -> tuple[int, int, int, float, float]:
+def run(days: int, interval_ms: float, e2e: bool) -> Run:
     """(history events, records read, datums, transfer s, upload s) of one upload."""
-    with tempfile.TemporaryDirectory() as tmp:
-        world = BleWorld()
-        cloud = InProcessCloud()
-        try:
-            pump = start_ids_pump(
-                world, TIMEZONE, seed=4, days=days, now=NOW, e2e=e2e,
-                connection_interval_ms=interval_ms,
-            )  # fmt: skip
-            account = cloud.create_account(f"b{time.monotonic_ns()}@example.test", "bench-pw-1")
-            harness = UploadHarness(
-                cloud_url=cloud.base_url,
-                account=account,
-                timezone=TIMEZONE,
-                state_path=Path(tmp) / "state.sqlite3",
-                usb_backend=None,
-                transport_factory=cloud.transport,
-                clock=running_utc(NOW),
-                ble_transport=world.host_endpoint(),
-                runner=world.run,
-                device_timeout_ms=60_000,
-            )
+    world = BleWorld()
+    try:
+        pump = start_ids_pump(
+            world, TIMEZONE, seed=4, days=days, now=NOW, e2e=e2e,
+            connection_interval_ms=interval_ms,
+        )  # fmt: skip
+        with bench_harness(TIMEZONE, NOW, world=world, device_timeout_ms=60_000) as harness:
             started = time.perf_counter()
             result = harness.upload_ble(pump)
             total = time.perf_counter() - started
-            assert result.status == "uploaded"
-            transfer = sum(result.timings.get(step, 0.0) for step in TRANSFER)
-            events = len(pump.peripheral.model.events())
-            return events, result.records_read, result.datums, transfer, total
-        finally:
-            cloud.close()
-            world.close()
+        assert result.status == "uploaded"
+        transfer = sum(result.timings.get(step, 0.0) for step in TRANSFER)
+        events = len(pump.peripheral.model.events())
+        return events, result.records_read, result.datums, transfer, total
+    finally:
+        world.close()
+
+
+def cells(runs: list[Run]) -> str:
+    """``runs`` of one pump and length as table cells: history events, records, datums, then
+    the median transfer and upload times with their records/s."""
+    events, records, datums = runs[0][:3]
+    transfer = statistics.median(r[3] for r in runs)
+    total = statistics.median(r[4] for r in runs)
+    return (
+        f"{events:,} | {records:,} | {datums:,} | {transfer:.2f} | {records / transfer:,.0f} "
+        f"| {total:.2f} | {records / total:,.0f}"
+    )
 
 
 def main() -> None:
@@ -89,14 +85,8 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for days in LENGTHS:
         runs = [run(days, args.interval_ms, args.e2e) for _ in range(args.repeat)]
-        events, records, datums = runs[0][:3]
-        transfer = statistics.median(r[3] for r in runs)
-        total = statistics.median(r[4] for r in runs)
-        print(
-            f"| {days} | {events:,} | {records:,} | {datums:,} | {transfer:.2f} "
-            f"| {records / transfer:,.0f} | {total:.2f} | {records / total:,.0f} "
-            f"| {total / events * 1000:.2f} |"
-        )
+        per_event = statistics.median(r[4] for r in runs) / runs[0][0] * 1000
+        print(f"| {days} | {cells(runs)} | {per_event:.2f} |")
 
 
 if __name__ == "__main__":

@@ -19,16 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from bench import ids_pump
+from bench.desk import bench_harness
 from emulator.usb import EmulatedUsbBackend
-from hil.cloud import InProcessCloud
-from hil.devices import plug_cnl_minimed, running_utc
-from hil.harness import UploadHarness
+from hil.devices import plug_cnl_minimed
 
 TIMEZONE = ids_pump.TIMEZONE
 NOW = ids_pump.NOW
@@ -36,38 +32,22 @@ TRANSFER = ids_pump.TRANSFER
 LENGTHS = ids_pump.LENGTHS
 
 
-def run(days: int) -> tuple[int, int, int, float, float]:
+def run(days: int) -> ids_pump.Run:
     """(history events, records read, datums, transfer s, upload s) of one upload."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cloud = InProcessCloud()
-        try:
-            bus = EmulatedUsbBackend()
-            link = plug_cnl_minimed(bus, TIMEZONE, seed=5, days=days, now=NOW)
-            account = cloud.create_account(f"m{time.monotonic_ns()}@example.test", "bench-pw-1")
-            harness = UploadHarness(
-                cloud_url=cloud.base_url,
-                account=account,
-                timezone=TIMEZONE,
-                state_path=Path(tmp) / "state.sqlite3",
-                usb_backend=bus,
-                transport_factory=cloud.transport,
-                clock=running_utc(NOW),
-            )
-            started = time.perf_counter()
-            result = harness.upload(link.device_spec)
-            total = time.perf_counter() - started
-            assert result.status == "uploaded", result
-            transfer = sum(result.timings.get(step, 0.0) for step in TRANSFER)
-            pump = link.pump
-            events = len(pump.history_events(2, 0, 0xFFFFFFFF)) + len(
-                pump.history_events(3, 0, 0xFFFFFFFF)
-            )
-            return events, result.records_read, result.datums, transfer, total
-        finally:
-            cloud.close()
+    bus = EmulatedUsbBackend()
+    link = plug_cnl_minimed(bus, TIMEZONE, seed=5, days=days, now=NOW)
+    with bench_harness(TIMEZONE, NOW, usb_backend=bus) as harness:
+        started = time.perf_counter()
+        result = harness.upload(link.device_spec)
+        total = time.perf_counter() - started
+    assert result.status == "uploaded", result
+    transfer = sum(result.timings.get(step, 0.0) for step in TRANSFER)
+    pump = link.pump
+    events = len(pump.history_events(2, 0, 0xFFFFFFFF)) + len(pump.history_events(3, 0, 0xFFFFFFFF))
+    return events, result.records_read, result.datums, transfer, total
 
 
-def _table(name: str, runs_for: dict[int, list[tuple[int, int, int, float, float]]]) -> None:
+def _table(name: str, runs_for: dict[int, list[ids_pump.Run]]) -> None:
     print(f"\n{name}")
     print(
         "| days | history events | records | datums | transfer s | transfer rec/s "
@@ -75,13 +55,7 @@ def _table(name: str, runs_for: dict[int, list[tuple[int, int, int, float, float
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for days, runs in runs_for.items():
-        events, records, datums = runs[0][:3]
-        transfer = statistics.median(r[3] for r in runs)
-        total = statistics.median(r[4] for r in runs)
-        print(
-            f"| {days} | {events:,} | {records:,} | {datums:,} | {transfer:.2f} "
-            f"| {records / transfer:,.0f} | {total:.2f} | {records / total:,.0f} |"
-        )
+        print(f"| {days} | {ids_pump.cells(runs)} |")
 
 
 def main() -> None:

@@ -21,19 +21,14 @@ import argparse
 import os
 import platform
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bench import ids_pump, minimed600
-from emulator.ble.tslim_x2 import DEFAULT_CODE, TslimX2
-from emulator.devices.tslim_x2_pump import TslimX2Pump, tslim_x2_use
-from emulator.generators.pump_history import generate_pump_history
+from bench.desk import bench_harness
+from emulator.ble.tslim_x2 import DEFAULT_CODE
 from hil.ble import BleWorld
-from hil.cloud import InProcessCloud
-from hil.devices import EmulatedBleDevice, running_utc
-from hil.harness import UploadHarness
+from hil.devices import start_tslim_x2
 from uploader.pairing import fixed_code
 
 TIMEZONE = "America/New_York"
@@ -58,38 +53,13 @@ def pairing(code: str) -> tuple[float, float]:
 def _uploads(
     days: int, code: str, rerun: bool = False
 ) -> list[tuple[int, int, int, float, float, float]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        world = BleWorld()
-        cloud = InProcessCloud()
-        try:
-            model = generate_pump_history(
-                6,
-                timezone=TIMEZONE,
-                end=NOW,
-                days=days,
-                clock_changes=True,
-                profile=tslim_x2_use(),
-                serial_number="TS-11223344",
-                time_source=running_utc(NOW),
-            )
-            pump = EmulatedBleDevice(
-                world,
-                TslimX2(TslimX2Pump(model, seed=6, timezone=TIMEZONE), pairing_code=code),
-            )
-            pump.start()
-            account = cloud.create_account(f"t{time.monotonic_ns()}@example.test", "bench-pw-1")
-            harness = UploadHarness(
-                cloud_url=cloud.base_url,
-                account=account,
-                timezone=TIMEZONE,
-                state_path=Path(tmp) / "state.sqlite3",
-                usb_backend=None,
-                transport_factory=cloud.transport,
-                clock=running_utc(NOW),
-                ble_transport=world.host_endpoint(),
-                runner=world.run,
-                device_timeout_ms=60_000,
-            )
+    world = BleWorld()
+    try:
+        pump = start_tslim_x2(
+            world, TIMEZONE, seed=6, days=days, now=NOW, serial_number="TS-11223344",
+            pairing_code=code,
+        )  # fmt: skip
+        with bench_harness(TIMEZONE, NOW, world=world, device_timeout_ms=60_000) as harness:
             out = []
             for attempt in range(2 if rerun else 1):
                 started = time.perf_counter()
@@ -102,19 +72,12 @@ def _uploads(
                 connect = result.timings.get("connect", 0.0)
                 out.append((entries, result.records_read, result.datums, transfer, total, connect))
             return out
-        finally:
-            cloud.close()
-            world.close()
+    finally:
+        world.close()
 
 
 def _row(name: str, days: int, runs: list[Run]) -> str:
-    events, records, datums = runs[0][:3]
-    transfer = statistics.median(r[3] for r in runs)
-    total = statistics.median(r[4] for r in runs)
-    return (
-        f"| {name} | {days} | {events:,} | {records:,} | {datums:,} | {transfer:.2f} "
-        f"| {records / transfer:,.0f} | {total:.2f} | {records / total:,.0f} |"
-    )
+    return f"| {name} | {days} | {ids_pump.cells(runs)} |"
 
 
 def main() -> None:

@@ -15,20 +15,17 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import usb.core
 import usb.util
 
+from bench.desk import bench_harness
 from emulator.usb import EmulatedUsbBackend, VirtualUsbDevice
 from emulator.usb import descriptors as d
 from emulator.usb.device import EndpointStalled
-from hil.cloud import InProcessCloud
 from hil.devices import plug_contour_meter
-from hil.harness import UploadHarness
 from hil.usbip import serve_usbip, usbip_url
 from uploader.transports.usbip import UsbipBackend, parse_usbip_url
 
@@ -90,27 +87,14 @@ def bench_round_trips(count: int, repeat: int) -> tuple[float, float]:
 
 def meter_read(readings: int, over_usbip: bool) -> tuple[float, int]:
     """Seconds the uploader's device steps took, and the records read."""
-    with tempfile.TemporaryDirectory(prefix="diahil-bench-") as tmp:
-        cloud = InProcessCloud()
-        try:
-            account = cloud.create_account("bench@example.test", "benchmark-password")
-            bus = EmulatedUsbBackend()
-            meter = plug_contour_meter(bus, TIMEZONE, count=readings, memory_capacity=readings)
-            harness = UploadHarness(
-                cloud_url=cloud.base_url,
-                account=account,
-                timezone=TIMEZONE,
-                state_path=Path(tmp) / "state.sqlite3",
-                usb_backend=bus,
-                transport_factory=cloud.transport,
-            )
-            if over_usbip:
-                with serve_usbip(bus) as server:
-                    result = harness.upload(usbip_url(server, meter.device))
-            else:
-                result = harness.upload(meter.device_spec)
-        finally:
-            cloud.close()
+    bus = EmulatedUsbBackend()
+    meter = plug_contour_meter(bus, TIMEZONE, count=readings, memory_capacity=readings)
+    with bench_harness(TIMEZONE, usb_backend=bus) as harness:
+        if over_usbip:
+            with serve_usbip(bus) as server:
+                result = harness.upload(usbip_url(server, meter.device))
+        else:
+            result = harness.upload(meter.device_spec)
     return sum(result.timings.get(s, 0.0) for s in DEVICE_STEPS), result.records_read
 
 

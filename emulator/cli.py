@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from emulator.ble.process import EmulatorOptions, main
-from emulator.ble.quirks import CgmQuirks, GlsQuirks
+if TYPE_CHECKING:  # the Bluetooth modules load Bumble: only the commands that need them do
+    from emulator.ble.process import EmulatorOptions
+    from emulator.ble.quirks import CgmQuirks, GlsQuirks
 
 app = typer.Typer(
     help="Run an emulated device as a process: a Bluetooth LE GLS meter, CGM, IDS insulin "
@@ -62,6 +63,16 @@ IntervalOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the identity as one JSON object when ready")
 ]
+PumpTimezoneOption = Annotated[
+    str, typer.Option("--timezone", help="IANA timezone of the person using the pump")
+]
+ClockChangesOption = Annotated[
+    bool,
+    typer.Option(
+        "--clock-changes/--no-clock-changes",
+        help="The user moves the pump clock at DST changes (and once by mistake)",
+    ),
+]
 
 
 class UsageError(Exception):
@@ -91,10 +102,10 @@ def _timezone(name: str) -> str:
     return name
 
 
-def _control(text: str) -> tuple[str, int]:
+def _host_port(text: str, option: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise UsageError(f"--control must be HOST:PORT (port 0..65535), got {text!r}")
+        raise UsageError(f"{option} must be HOST:PORT (port 0..65535), got {text!r}")
     return host.strip("[]"), int(port)
 
 
@@ -116,6 +127,9 @@ def _options(
     connection_interval_ms: float = 0.0,
     as_json: bool = False,
 ) -> EmulatorOptions:
+    from emulator.ble.process import EmulatorOptions
+    from emulator.ble.quirks import CgmQuirks, GlsQuirks
+
     if not hci or ":" not in hci:
         raise UsageError(
             f"--hci must be a Bumble transport moniker like tcp-server:HOST:PORT, got {hci!r}"
@@ -124,7 +138,7 @@ def _options(
         raise UsageError(f"--address must look like F0:F0:F0:F0:F0:01, got {address!r}")
     if days < 1:
         raise UsageError(f"--days must be at least 1, got {days}")
-    host, port = _control(control)
+    host, port = _host_port(control, "--control")
     return EmulatorOptions(
         kind=kind,
         hci=hci,
@@ -147,6 +161,8 @@ def _options(
 
 def _run(build: Callable[[], EmulatorOptions]) -> None:
     """Validate the options (one line and status 2 when they cannot work), then run."""
+    from emulator.ble.process import main
+
     try:
         options = build()
     except (UsageError, ValueError) as error:
@@ -171,6 +187,8 @@ def gls_meter(
     as_json: JsonOption = False,
 ) -> None:
     """A glucose meter speaking the Glucose Service (0x1808)."""
+    from emulator.ble.quirks import GlsQuirks
+
     _run(
         lambda: _options(
             "gls-meter",
@@ -208,6 +226,8 @@ def cgm(
     as_json: JsonOption = False,
 ) -> None:
     """A CGM speaking the Continuous Glucose Monitoring Service (0x181F)."""
+    from emulator.ble.quirks import CgmQuirks
+
     _run(
         lambda: _options(
             "cgm",
@@ -235,16 +255,8 @@ def ids_pump(
     passkey: PasskeyOption = None,
     seed: SeedOption = 1,
     days: Annotated[int, typer.Option("--days", help="Days of pump history")] = 90,
-    timezone: Annotated[
-        str, typer.Option("--timezone", help="IANA timezone of the person using the pump")
-    ] = "UTC",
-    clock_changes: Annotated[
-        bool,
-        typer.Option(
-            "--clock-changes/--no-clock-changes",
-            help="The user moves the pump clock at DST changes (and once by mistake)",
-        ),
-    ] = True,
+    timezone: PumpTimezoneOption = "UTC",
+    clock_changes: ClockChangesOption = True,
     e2e: Annotated[bool, typer.Option("--e2e", help="E2E protection (counter and CRC)")] = False,
     name: NameOption = None,
     address: AddressOption = None,
@@ -286,16 +298,8 @@ def tslim_x2(
     ] = None,
     seed: SeedOption = 1,
     days: Annotated[int, typer.Option("--days", help="Days of pump history")] = 90,
-    timezone: Annotated[
-        str, typer.Option("--timezone", help="IANA timezone of the person using the pump")
-    ] = "UTC",
-    clock_changes: Annotated[
-        bool,
-        typer.Option(
-            "--clock-changes/--no-clock-changes",
-            help="The user moves the pump clock at DST changes (and once by mistake)",
-        ),
-    ] = True,
+    timezone: PumpTimezoneOption = "UTC",
+    clock_changes: ClockChangesOption = True,
     name: NameOption = None,
     address: AddressOption = None,
     connection_interval_ms: IntervalOption = 0.0,
@@ -370,7 +374,7 @@ def contour_usb(
         if not usbip:
             raise UsageError("--usbip HOST:PORT is required, e.g. --usbip 127.0.0.1:3240")
         host, port = _host_port(usbip, "--usbip")
-        control_host, control_port = _control(control)
+        control_host, control_port = _host_port(control, "--control")
         if days < 1:
             raise UsageError(f"--days must be at least 1, got {days}")
         if model not in CONTOUR_USB_MODELS:
@@ -392,13 +396,6 @@ def contour_usb(
     except UsageError as error:
         raise _fail(str(error)) from None
     raise typer.Exit(usbip_main(options))
-
-
-def _host_port(text: str, option: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise UsageError(f"{option} must be HOST:PORT (port 0..65535), got {text!r}")
-    return host.strip("[]"), int(port)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,11 @@ def wall_clock(timezone: str, start: datetime | None = None) -> Callable[[], dat
     )
 
 
+def _start_utc(now: datetime | None) -> datetime:
+    """``now`` (aware; None: the real time) in UTC, to the second: where a history ends."""
+    return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+
+
 def running_utc(start: datetime | None) -> Callable[[], datetime]:
     """A UTC clock starting at ``start`` (aware) and running at real speed; None: real time."""
     if start is None:
@@ -175,7 +180,7 @@ def plug_cnl_minimed(
     up to ``now`` (aware; None: the real time) for a person in ``timezone``, plugged in. The
     pump's clock then runs at real speed from ``now``; ``hil.minimed600_oracle.
     expected_minimed(handle.pump, timezone)`` is what the cloud must hold."""
-    end = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    end = _start_utc(now)
     device = build_cnl_minimed(
         timezone=timezone,
         end=end,
@@ -268,7 +273,7 @@ class ManualTime:
 
     def __init__(self, timezone: str, start: datetime | None) -> None:
         self.zone = ZoneInfo(timezone)
-        self.utc = (start or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        self.utc = _start_utc(start)
 
     def __call__(self) -> datetime:
         return self.utc.astimezone(self.zone).replace(tzinfo=None)
@@ -339,7 +344,7 @@ def start_ids_pump(
     ``world``. Its live clock starts at ``now`` and runs at real speed; its history stays
     as generated (``hil.pump_oracle.expected_pump(handle.peripheral.model, timezone)`` is what
     the cloud must hold)."""
-    end = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    end = _start_utc(now)
     model = generate_pump_history(
         seed,
         timezone=timezone,
@@ -383,7 +388,7 @@ def start_tslim_x2(
     and advertising on ``world``. The same pump model and generator as ``start_ids_pump``
     (``hil.tslim_x2_oracle.expected_tslim(handle.peripheral.pump, timezone)`` is what the
     cloud must hold); ``handle.display`` is the code on its screen."""
-    end = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    end = _start_utc(now)
     model = generate_pump_history(
         seed,
         timezone=timezone,

@@ -11,12 +11,11 @@ equal copy and only copies beyond the expected count are duplicates.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from hil.oracle import LedgerComparison
+from hil.oracle import LedgerComparison, pair_with_copies, placement_problems
 
 
 class PlacedGlucose(Protocol):
@@ -42,14 +41,7 @@ def glucose_problems(want: PlacedGlucose, got: dict[str, Any], sub_type: str | N
         problems.append(f"value {value} {got.get('units')} != {want.value} mg/dL")
     if sub_type is not None and got.get("subType") != sub_type:
         problems.append(f"subType {got.get('subType')} != {sub_type}")
-    try:
-        stored = datetime.fromisoformat(str(got.get("time")).replace("Z", "+00:00"))
-    except ValueError:
-        stored = None
-    if stored != want.time:
-        problems.append(f"time {got.get('time')} != {want.time.isoformat()}")
-    if got.get("timezoneOffset") != want.timezone_offset:
-        problems.append(f"timezoneOffset {got.get('timezoneOffset')} != {want.timezone_offset}")
+    problems += placement_problems(got, want.time, want.timezone_offset)
     return problems
 
 
@@ -61,29 +53,14 @@ def compare_glucose(
 ) -> LedgerComparison:
     """The cloud's ``kind`` datums against ``expected``, by device time."""
     result = LedgerComparison(expected=len(expected))
-    held: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for datum in cloud:
-        if datum.get("type") == kind:
-            held[str(datum.get("deviceTime"))].append(datum)
-    wanted: dict[str, list[PlacedGlucose]] = defaultdict(list)
-    for item in expected:
-        wanted[item.device_time].append(item)
-    for device_time, items in wanted.items():
-        copies = list(held.get(device_time, []))
-        if len(copies) > len(items):
-            result.duplicated.append(device_time)
-        for want in items:
-            if not copies:
-                result.missing.append(device_time)
-                continue
-            match = next((d for d in copies if not glucose_problems(want, d, sub_type)), None)
-            if match is None:
-                problems = glucose_problems(want, copies.pop(0), sub_type)
-                result.wrong.append(f"{device_time}: {'; '.join(problems)}")
-            else:
-                copies.remove(match)
-                result.matched += 1
-    result.unexpected = [t for t in held if t not in wanted]
+    pair_with_copies(
+        result,
+        expected,
+        lambda item: item.device_time,
+        [d for d in cloud if d.get("type") == kind],
+        lambda datum: str(datum.get("deviceTime")),
+        lambda want, got: glucose_problems(want, got, sub_type),
+    )
     return result
 
 

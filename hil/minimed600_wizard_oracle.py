@@ -21,7 +21,6 @@ Wizard settings) without the emulator's encoder or calculator:
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from emulator.devices.minimed600_pump import Minimed600Pump
 from emulator.model.pump import BolusKind, BolusRecord, PumpSettings
-from hil.oracle import LedgerComparison
+from hil.oracle import LedgerComparison, pair_with_copies
 
 BG_BEFORE_BOLUS = timedelta(minutes=3)
 BOLUS_STEP = 0.025
@@ -172,27 +171,12 @@ def compare_wizards(
     clock set back may repeat one), each linked to the right bolus datum by its ``id``."""
     result = LedgerComparison(expected=len(expected))
     boluses = {str(d["id"]): d for d in cloud if d.get("type") == "bolus" and "id" in d}
-    held: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for datum in cloud:
-        if datum.get("type") == "wizard":
-            held[str(datum.get("deviceTime"))].append(datum)
-    wanted: dict[str, list[ExpectedWizard]] = defaultdict(list)
-    for item in expected:
-        wanted[item.device_time].append(item)
-    for device_time, items in wanted.items():
-        copies = list(held.get(device_time, []))
-        if len(copies) > len(items):
-            result.duplicated.append(device_time)
-        for want in items:
-            if not copies:
-                result.missing.append(device_time)
-                continue
-            match = next((d for d in copies if not _problems(want, d, boluses)), None)
-            if match is None:
-                problems = _problems(want, copies.pop(0), boluses)
-                result.wrong.append(f"{device_time}: {'; '.join(problems)}")
-            else:
-                copies.remove(match)
-                result.matched += 1
-    result.unexpected = [t for t in held if t not in wanted]
+    pair_with_copies(
+        result,
+        expected,
+        lambda item: item.device_time,
+        [d for d in cloud if d.get("type") == "wizard"],
+        lambda datum: str(datum.get("deviceTime")),
+        lambda want, got: _problems(want, got, boluses),
+    )
     return result

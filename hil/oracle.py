@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from emulator.model.cgm import CgmModel
@@ -141,6 +142,61 @@ class LedgerComparison:
         return ", ".join(parts)
 
 
+W = TypeVar("W")
+K = TypeVar("K", bound=Hashable)
+
+
+def pair_with_copies(
+    result: LedgerComparison,
+    expected: Iterable[W],
+    expected_key: Callable[[W], K],
+    held: Iterable[dict[str, Any]],
+    held_key: Callable[[dict[str, Any]], K],
+    problems: Callable[[W, dict[str, Any]], list[str]],
+    name: Callable[[K], str] = str,
+) -> None:
+    """Pair each expected datum with an equal copy the cloud holds under the same key (several
+    expected per key allowed: a clock set back repeats device times), adding to ``result``
+    what matched and what is missing, duplicated (copies beyond the expected count), wrong
+    (no copy equal: the first copy's ``problems``) or unexpected (a key nothing expects)."""
+    wanted: dict[K, list[W]] = defaultdict(list)
+    for item in expected:
+        wanted[expected_key(item)].append(item)
+    copies_of: dict[K, list[dict[str, Any]]] = defaultdict(list)
+    for datum in held:
+        copies_of[held_key(datum)].append(datum)
+    for key, items in wanted.items():
+        copies = list(copies_of.get(key, []))
+        label = name(key)
+        if len(copies) > len(items):
+            result.duplicated.append(label)
+        for want in items:
+            if not copies:
+                result.missing.append(label)
+                continue
+            match = next((c for c in copies if not problems(want, c)), None)
+            if match is None:
+                result.wrong.append(f"{label}: {'; '.join(problems(want, copies.pop(0)))}")
+            else:
+                copies.remove(match)
+                result.matched += 1
+    result.unexpected.extend(name(key) for key in copies_of if key not in wanted)
+
+
+def placement_problems(got: dict[str, Any], time: datetime, timezone_offset: int) -> list[str]:
+    """How ``got``'s ``time`` and ``timezoneOffset`` differ from where the ledger places it."""
+    problems = []
+    try:
+        stored = datetime.fromisoformat(str(got.get("time")).replace("Z", "+00:00"))
+    except ValueError:
+        stored = None
+    if stored != time:
+        problems.append(f"time {got.get('time')} != {time.isoformat()}")
+    if got.get("timezoneOffset") != timezone_offset:
+        problems.append(f"timezoneOffset {got.get('timezoneOffset')} != {timezone_offset}")
+    return problems
+
+
 def _problems(want: ExpectedSmbg, got: dict[str, Any]) -> list[str]:
     problems = []
     if got.get("units") != want.units:
@@ -148,14 +204,7 @@ def _problems(want: ExpectedSmbg, got: dict[str, Any]) -> list[str]:
     value = got.get("value")
     if not isinstance(value, int | float) or not math.isclose(value, want.value, rel_tol=1e-9):
         problems.append(f"value {value} != {want.value}")
-    try:
-        stored_time = datetime.fromisoformat(str(got.get("time")).replace("Z", "+00:00"))
-    except ValueError:
-        stored_time = None
-    if stored_time != want.time:
-        problems.append(f"time {got.get('time')} != {want.time.isoformat()}")
-    if got.get("timezoneOffset") != want.timezone_offset:
-        problems.append(f"timezoneOffset {got.get('timezoneOffset')} != {want.timezone_offset}")
+    problems += placement_problems(got, want.time, want.timezone_offset)
     for offset in ("clockDriftOffset", "conversionOffset"):
         if got.get(offset, 0) != 0:
             problems.append(f"{offset} {got.get(offset)} != 0 (a meter's clock is taken as is)")
@@ -169,34 +218,20 @@ def compare_with_ledger(
 ) -> LedgerComparison:
     """Compare the cloud's ``smbg`` datums with the ledger's expectation, by device time."""
     result = LedgerComparison(expected=len(expected))
-    held: dict[str, list[dict[str, Any]]] = defaultdict(list)
     device_ids = {datum.get("deviceId") for datum in cloud if datum.get("type") == "smbg"}
     if len(device_ids) > 1:
         result.wrong.append(
             f"smbg datums name {len(device_ids)} devices: {sorted(map(str, device_ids))}"
         )
-    for datum in cloud:
-        if datum.get("type") == "smbg":
-            held[str(datum.get("deviceTime"))].append(datum)
-    wanted: dict[str, list[ExpectedSmbg]] = defaultdict(list)
-    for item in expected:
-        wanted[item.device_time].append(item)
-    for device_time, items in wanted.items():
-        copies = list(held.get(device_time, []))
-        if len(copies) > len(items):
-            result.duplicated.append(device_time)
-        for want in items:  # several readings in one minute: pair each with an equal copy
-            if not copies:
-                result.missing.append(device_time)
-                continue
-            match = next((c for c in copies if not _problems(want, c)), None)
-            if match is None:
-                problems = _problems(want, copies.pop(0))
-                result.wrong.append(f"{device_time}: {'; '.join(problems)}")
-            else:
-                copies.remove(match)
-                result.matched += 1
-    result.unexpected = [t for t in held if t not in wanted]
+    # several readings in one minute: each pairs with an equal copy
+    pair_with_copies(
+        result,
+        expected,
+        lambda item: item.device_time,
+        [d for d in cloud if d.get("type") == "smbg"],
+        lambda datum: str(datum.get("deviceTime")),
+        _problems,
+    )
     return result
 
 
@@ -235,15 +270,7 @@ def _cbg_problems(want: ExpectedCbg, got: dict[str, Any]) -> list[str]:
     problems = []
     if (got.get("units"), got.get("value")) != ("mg/dL", want.value):
         problems.append(f"value {got.get('value')} {got.get('units')} != {want.value} mg/dL")
-    stored = str(got.get("time"))
-    try:
-        stored_time = datetime.fromisoformat(stored.replace("Z", "+00:00"))
-    except ValueError:
-        stored_time = None
-    if stored_time != want.time:
-        problems.append(f"time {stored} != {want.time.isoformat()}")
-    if got.get("timezoneOffset") != want.timezone_offset:
-        problems.append(f"timezoneOffset {got.get('timezoneOffset')} != {want.timezone_offset}")
+    problems += placement_problems(got, want.time, want.timezone_offset)
     trend = got.get("trendRate")
     if (trend is None) != (want.trend is None) or (
         trend is not None and want.trend is not None and not math.isclose(trend, want.trend)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from emulator.model.meter import GlucoseUnit, MeterModel, MeterReading, ReadingFlag
+from uploader.pairing import PasskeyProvider
 
 
 class EmulatorProcess:
@@ -51,25 +52,13 @@ class EmulatorProcess:
     def device_spec(self) -> str:
         return f"ble:{self.info['address']}"
 
-    def _get(self, path: str) -> Any:
-        response = httpx.get(self.info["control"] + path, timeout=5)
-        response.raise_for_status()
-        return response.json()
-
     def display(self) -> str | None:
-        value = self._get("/display")["passkey"]
+        value = _get_json(self.info["control"] + "/display")["passkey"]
         return None if value is None else str(value)
 
-    async def read_display(self, _label: str, timeout_s: float = 10.0) -> int:
+    async def read_display(self, label: str) -> int:
         """A passkey provider: poll the control endpoint until the display shows a code."""
-        async with httpx.AsyncClient(base_url=self.info["control"], timeout=5) as http:
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                shown = (await http.get("/display")).json()["passkey"]
-                if shown is not None:
-                    return int(shown)
-                await asyncio.sleep(0.02)
-        raise TimeoutError("the emulated device never showed a passkey")
+        return await control_display(self.info["control"], timeout_s=10.0)(label)
 
     def add_fault(self, fault: dict[str, Any]) -> None:
         httpx.post(self.info["control"] + "/faults", json=fault, timeout=5).raise_for_status()
@@ -79,25 +68,51 @@ class EmulatorProcess:
         return meter_model_from_control(self.info["control"])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[str]) -> int:
+    """SIGTERM (SIGKILL after 10 s), close its pipes; the exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+    return int(process.returncode)
+
+
+def _get_json(url: str) -> Any:
+    response = httpx.get(url, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def control_display(control_url: str, timeout_s: float = 30.0) -> PasskeyProvider:
+    """A passkey provider that reads the code an emulator's control endpoint displays."""
+
+    async def read(_label: str) -> int:
+        async with httpx.AsyncClient(base_url=control_url, timeout=5) as http:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                shown = (await http.get("/display")).json()["passkey"]
+                if shown is not None:
+                    return int(shown)
+                await asyncio.sleep(0.02)
+        raise TimeoutError(f"{control_url}: the device never showed a pairing code")
+
+    return read
 
 
 def meter_model_from_control(control_url: str) -> MeterModel:
     """A GLS meter's ledger, read from its control endpoint, as a model for the oracle."""
 
     def get(path: str) -> Any:
-        response = httpx.get(control_url + path, timeout=5)
-        response.raise_for_status()
-        return response.json()
+        return _get_json(control_url + path)
 
     identity = get("/identity")
     model = MeterModel(

@@ -63,14 +63,13 @@ active at the end, ``carbRatios``/``insulinSensitivities``/``bgTargets`` (``Temp
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from emulator.model.pump import Annunciation, BasalInterval, BolusKind, BolusRecord, PumpModel
-from hil.oracle import LedgerComparison
+from hil.oracle import LedgerComparison, pair_with_copies
 
 ALARM_TYPES = {
     Annunciation.RESERVOIR_LOW: "low_insulin",
@@ -415,29 +414,15 @@ def compare_pump_with_ledger(
         and (device_id is None or d.get("deviceId") == device_id)
     ]
     result = PumpComparison(expected=len(expected.datums) + 1)
-    held: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for datum in datums:
-        if datum.get("type") in PUMP_TYPES:
-            held[_key_of(datum)].append(datum)
-    wanted: dict[tuple[str, str, str, str], list[ExpectedPumpDatum]] = defaultdict(list)
-    for item in expected.datums:
-        wanted[item.key].append(item)
-    for key, items in wanted.items():
-        copies = list(held.get(key, []))
-        name = " ".join(part for part in key if part)
-        if len(copies) > len(items):
-            result.duplicated.append(name)
-        for want in items:
-            if not copies:
-                result.missing.append(name)
-                continue
-            match = next((c for c in copies if not _problems(want, c)), None)
-            if match is None:
-                result.wrong.append(f"{name}: {'; '.join(_problems(want, copies.pop(0)))}")
-            else:
-                copies.remove(match)
-                result.matched += 1
-    result.unexpected = [" ".join(p for p in key if p) for key in held if key not in wanted]
+    pair_with_copies(
+        result,
+        expected.datums,
+        lambda item: item.key,
+        [d for d in datums if d.get("type") in PUMP_TYPES],
+        _key_of,
+        _problems,
+        name=lambda key: " ".join(part for part in key if part),
+    )
     settings = [d for d in datums if d.get("type") == "pumpSettings"]
     if not settings:
         result.missing.append("pumpSettings")

@@ -21,11 +21,9 @@ from emulator.replay import ble_serve
 from emulator.replay.hci_capture import CaptureError, is_hci_capture
 from emulator.replay.usb_capture import CaptureFormatError, link_type
 from hil.replay_ble import BleReplayOutcome, replay_ble
-from hil.replay_desk import desk_harness
+from hil.replay_desk import cannot_replay, desk_harness, report_upload
 from hil.replay_usb import REPLAY_DIVERGED
 from uploader.ble_capture import GATT_SIDECAR_SUFFIX
-from uploader.console_output import print_summary, report_error
-from uploader.errors import ExitCode
 from uploader.gatt_capture import LINKTYPE_WIRESHARK_UPPER_PDU
 
 
@@ -59,26 +57,8 @@ def report(outcome: BleReplayOutcome, capture: Path, as_json: bool) -> int:
                 f"[bold red]Replay diverged[/bold red]\n{escape(outcome.replay.report())}"
             )
         return REPLAY_DIVERGED
-    if outcome.error is not None:
-        return report_error(outcome.error, as_json, debug=False, extra={"replay": replayed})
-    assert outcome.result is not None
-    if as_json:
-        print(
-            json.dumps({**outcome.result.as_dict(), "replay": replayed, "exit_code": 0}, indent=2)
-        )
-    else:
-        print_summary(outcome.result, Console())
-        Console().print(escape(outcome.replay.report()))
-    return 0
-
-
-def _cannot(message: str, as_json: bool) -> int:
-    if as_json:
-        body = {"status": "error", "error": "ReplayError", "message": message}
-        print(json.dumps({**body, "exit_code": int(ExitCode.USAGE)}))
-    else:
-        Console(stderr=True).print(f"[bold red]Cannot replay[/bold red] {escape(message)}")
-    return int(ExitCode.USAGE)
+    closing = escape(outcome.replay.report())
+    return report_upload(outcome.result, outcome.error, replayed, closing, as_json)
 
 
 def _gatt_log(capture: Path) -> bool:
@@ -97,7 +77,7 @@ def replay_bluetooth(
     """``diahil replay`` of a Bluetooth capture: the exit code; None if ``capture`` is not
     one (and no Bluetooth-only option was given), for the USB replay to take."""
     if _gatt_log(capture):
-        return _cannot(
+        return cannot_replay(
             f"{capture} is a GATT-level log (the system's Bluetooth stack gives no HCI packets): "
             "it shows the exchange but cannot be replayed. For a replayable capture, upload "
             "through a Bumble HCI dongle: --ble-transport usb:0 --capture FILE.btsnoop.",
@@ -106,14 +86,16 @@ def replay_bluetooth(
     if not is_hci_capture(capture):
         if hci is None:
             return None
-        return _cannot(f"{capture} is not a Bluetooth HCI capture; --hci is for those.", as_json)
+        return cannot_replay(
+            f"{capture} is not a Bluetooth HCI capture; --hci is for those.", as_json
+        )
     if not (len(passkey) == 6 and passkey.isdigit()):
-        return _cannot(f"--passkey must be exactly 6 digits, got {passkey!r}.", as_json)
+        return cannot_replay(f"--passkey must be exactly 6 digits, got {passkey!r}.", as_json)
     if hci is not None:
         try:
             return ble_serve.main(capture, hci, int(passkey))
         except CaptureError as problem:
-            return _cannot(f"{problem} Bluetooth replays need an HCI capture.", as_json)
+            return cannot_replay(f"{problem} Bluetooth replays need an HCI capture.", as_json)
     return replay_ble_capture(capture, timezone, int(passkey), as_json)
 
 
@@ -123,5 +105,5 @@ def replay_ble_capture(capture: Path, timezone: str, passkey: int, as_json: bool
         try:
             outcome = replay_ble(capture, harness, passkey=passkey, **overrides)
         except CaptureError as problem:
-            return _cannot(f"{problem} Bluetooth replays need an HCI capture.", as_json)
+            return cannot_replay(f"{problem} Bluetooth replays need an HCI capture.", as_json)
     return report(outcome, capture, as_json)

@@ -26,19 +26,8 @@ from rich.markup import escape
 from emulator.replay.usb_capture import USB_LINK_TYPES, CaptureFormatError, link_type
 from emulator.replay.usb_device import ReplayError
 from hil.replay_ble_cli import replay_bluetooth
-from hil.replay_desk import desk_harness
+from hil.replay_desk import cannot_replay, desk_harness, report_upload
 from hil.replay_usb import REPLAY_DIVERGED, UsbReplayOutcome, replay_device, replay_usb
-from uploader.console_output import print_summary, report_error
-from uploader.errors import ExitCode
-
-
-def _usage(message: str, as_json: bool) -> typer.Exit:
-    if as_json:
-        print(json.dumps({"status": "error", "error": "ReplayError", "message": message,
-                          "exit_code": int(ExitCode.USAGE)}))  # fmt: skip
-    else:
-        Console(stderr=True).print(f"[bold red]Cannot replay[/bold red] {escape(message)}")
-    return typer.Exit(int(ExitCode.USAGE))
 
 
 def _report(outcome: UsbReplayOutcome, as_json: bool) -> int:
@@ -64,20 +53,11 @@ def _report(outcome: UsbReplayOutcome, as_json: bool) -> int:
                 soft_wrap=True,
             )
         return REPLAY_DIVERGED
-    if outcome.error is not None:
-        return report_error(outcome.error, as_json, debug=False, extra={"replay": replayed})
-    assert outcome.result is not None
-    if as_json:
-        print(
-            json.dumps({**outcome.result.as_dict(), "replay": replayed, "exit_code": 0}, indent=2)
-        )
-    else:
-        print_summary(outcome.result, Console())
-        Console().print(
-            f"Replayed {device.requests} requests against {escape(device.capture.source)} "
-            f"capture {escape(device.capture.path)}; {device.remaining} recorded transfers left."
-        )
-    return 0
+    closing = (
+        f"Replayed {device.requests} requests against {escape(device.capture.source)} "
+        f"capture {escape(device.capture.path)}; {device.remaining} recorded transfers left."
+    )
+    return report_upload(outcome.result, outcome.error, replayed, closing, as_json)
 
 
 def replay_command(
@@ -126,7 +106,7 @@ def replay_command(
             )
         device = replay_device(capture, model)
     except (CaptureFormatError, ReplayError, ValueError) as problem:
-        raise _usage(str(problem), as_json) from None
+        raise typer.Exit(cannot_replay(str(problem), as_json)) from None
     with desk_harness(timezone, as_json) as (harness, overrides):
         outcome = replay_usb(device, harness, **overrides)
     raise typer.Exit(_report(outcome, as_json))

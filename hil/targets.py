@@ -9,14 +9,10 @@ oracle. The same test body then runs unchanged on ``--hil-target=emulated`` and 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import httpx
 
 from emulator.model.meter import MeterModel
 from emulator.timing import Timing
@@ -24,7 +20,7 @@ from hil.bench_devices import BenchDevice
 from hil.ble import BleWorld
 from hil.devices import EmulatedBleDevice, EmulatedUsbMeter, plug_contour_meter, start_gls_meter
 from hil.oracle import OutOfRangeRule
-from hil.processes import meter_model_from_control
+from hil.processes import control_display, meter_model_from_control
 from hil.rig.config import CanConfig
 from hil.rig.display_passkey import can_fixture_display
 from uploader.pairing import PasskeyProvider, fixed_passkey
@@ -124,22 +120,6 @@ def emulated_gls(
         ledger=lambda: meter.peripheral.model,
         emulator=meter,
     )
-
-
-def control_display(control_url: str, timeout_s: float = 30.0) -> PasskeyProvider:
-    """A passkey provider that reads the code an emulator's control endpoint displays."""
-
-    async def read(_label: str) -> int:
-        async with httpx.AsyncClient(base_url=control_url, timeout=5) as http:
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                shown = (await http.get("/display")).json()["passkey"]
-                if shown is not None:
-                    return int(shown)
-                await asyncio.sleep(0.02)
-        raise TimeoutError(f"{control_url}: the device never showed a pairing code")
-
-    return read
 
 
 def bench_device(device: BenchDevice, can: CanConfig | None = None) -> TargetDevice:

@@ -20,7 +20,7 @@ from emulator.model.meter import MeterModel
 from emulator.usb import EmulatedUsbBackend, VirtualUsbDevice
 from emulator.usbip import UsbipServer
 from emulator.usbip.server import busid_of
-from hil.processes import meter_model_from_control
+from hil.processes import meter_model_from_control, stop_process
 
 
 @contextmanager
@@ -67,14 +67,4 @@ class UsbipEmulatorProcess:
 
     def stop(self) -> int:
         """SIGTERM, then the exit status."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
-        return int(self.process.returncode)
+        return stop_process(self.process)

@@ -23,6 +23,7 @@ from mock_cloud import sessions, sharing
 from mock_cloud.cloud import Cloud
 from mock_cloud.errors import ApiError, bad_request
 from mock_cloud.ids import is_user_id
+from mock_cloud.tables import UserRow
 
 _LOG_IN = "log in again with POST /auth/login and send the token it returns"
 
@@ -76,6 +77,14 @@ def require_session(
 
 
 CallerDep = Annotated[Caller, Depends(require_session)]
+
+
+def caller_account(session: Session, userid: str) -> UserRow:
+    """The account of the session's user; 401 if it no longer exists."""
+    user = session.get(UserRow, userid)
+    if user is None:
+        raise ApiError(401, "the account of this session no longer exists; log in again")
+    return user
 
 
 def check_user_id(user_id: str) -> None:

@@ -6,17 +6,9 @@ sent without one (chunked) is counted as it arrives and refused when it passes t
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_cloud.errors import ApiError, error_body
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
+from mock_cloud.errors import ApiError, send_error
 
 
 def too_large(limit: int) -> ApiError:
@@ -29,7 +21,7 @@ def too_large(limit: int) -> ApiError:
 class BodySizeLimit:
     """Refuses request bodies larger than ``limit`` bytes."""
 
-    def __init__(self, app: App, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
@@ -39,20 +31,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
-            error = too_large(self.limit)
-            body = json.dumps(error_body(413, error.message)).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, 413, too_large(self.limit).message, {"Connection": "close"})
             return
         received = 0
 

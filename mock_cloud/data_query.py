@@ -119,6 +119,25 @@ def datum_select(userid: str, query: DataQuery) -> Select[DatumRow] | None:
     return statement
 
 
+def visible_documents(
+    session: Session, userid: str, types: tuple[str, ...], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The user's visible datums of ``types`` with ``start <= time < end``, oldest first."""
+    return list(
+        session.scalars(
+            select(DatumRow.document)
+            .where(
+                DatumRow.userid == userid,
+                DatumRow.status == ACTIVE,
+                DatumRow.type.in_(types),
+                DatumRow.time >= to_db(start),
+                DatumRow.time < to_db(end),
+            )
+            .order_by(DatumRow.time, DatumRow.pk)
+        )
+    )
+
+
 def _upload_select(userid: str, query: DataQuery) -> Select[DataSetRow] | None:
     if query.sub_types is not None:
         return None

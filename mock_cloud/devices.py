@@ -55,11 +55,8 @@ def _find(session: Session, key: DeviceKey) -> DeviceLinkRow | None:
     )
 
 
-def refuse_if_linked_elsewhere(session: Session, document: dict[str, Any], owner: str) -> None:
-    """409 if the device of ``document`` is linked to an account other than ``owner``."""
-    key = device_key(document)
-    if key is None:
-        return
+def _own_link(session: Session, key: DeviceKey, owner: str) -> DeviceLinkRow | None:
+    """``owner``'s link of the device, if any; 409 if it is linked to another account."""
     link = _find(session, key)
     if link is not None and link.userid != owner:
         raise ApiError(
@@ -69,13 +66,22 @@ def refuse_if_linked_elsewhere(session: Session, document: dict[str, Any], owner
             "account, so that several people's data never mix); upload to the account it "
             "belongs to, or ask that account's owner to unlink it first",
         )
+    return link
+
+
+def refuse_if_linked_elsewhere(
+    session: Session, document: dict[str, Any], owner: str
+) -> DeviceLinkRow | None:
+    """409 if the device of ``document`` is linked to an account other than ``owner``;
+    otherwise ``owner``'s link of it, if any."""
+    key = device_key(document)
+    return _own_link(session, key, owner) if key is not None else None
 
 
 def link(session: Session, data_set: DataSetRow, *, now: datetime) -> None:
     """Link the data set's device to its owner (409 if it belongs to someone else)."""
-    refuse_if_linked_elsewhere(session, data_set.document, data_set.userid)
     key = device_key(data_set.document)
-    if key is None or _find(session, key) is not None:
+    if key is None or _own_link(session, key, data_set.userid) is not None:
         return
     session.add(
         DeviceLinkRow(

@@ -21,11 +21,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import httpx
 
-from mock_cloud.faults.spec import FaultSpec, HttpMethod
+from mock_cloud.faults.spec import FaultKind, FaultSpec, HttpMethod
 
 __all__ = [
     "AsyncFaultsClient",
@@ -33,6 +33,7 @@ __all__ = [
     "FaultSpec",
     "FaultsClient",
     "LoggedRequest",
+    "Match",
     "drop_after_store",
     "error",
     "expire_session",
@@ -73,127 +74,58 @@ class LoggedRequest:
         )
 
 
-def _match(
-    method: HttpMethod | None,
-    path: str | None,
-    nth: int | None,
-    times: int | None,
-    rate: float | None,
-    seed: int,
-) -> dict[str, Any]:
-    given = {"method": method, "path": path, "nth": nth, "times": times, "rate": rate}
-    return {**{key: value for key, value in given.items() if value is not None}, "seed": seed}
+class Match(TypedDict, total=False):
+    """Which requests a fault may hit (see ``mock_cloud.faults.spec``); None leaves one unset."""
+
+    method: HttpMethod | None
+    path: str | None
+    nth: int | None
+    times: int | None
+    rate: float | None
+    seed: int
 
 
-def latency(
-    delay_ms: int,
-    *,
-    method: HttpMethod | None = None,
-    path: str | None = None,
-    nth: int | None = None,
-    times: int | None = None,
-    rate: float | None = None,
-    seed: int = 0,
-) -> FaultSpec:
+def _spec(kind: FaultKind, match: Match, **parameters: Any) -> FaultSpec:
+    given = {**parameters, **match}
+    return FaultSpec(kind=kind, **{key: value for key, value in given.items() if value is not None})
+
+
+def latency(delay_ms: int, **match: Unpack[Match]) -> FaultSpec:
     """Wait ``delay_ms`` before handling matching requests."""
-    return FaultSpec(
-        kind="latency", delayMs=delay_ms, **_match(method, path, nth, times, rate, seed)
-    )
+    return _spec("latency", match, delayMs=delay_ms)
 
 
-def error(
-    status: Literal[500, 502, 503, 504] = 500,
-    *,
-    method: HttpMethod | None = None,
-    path: str | None = None,
-    nth: int | None = None,
-    times: int | None = None,
-    rate: float | None = None,
-    seed: int = 0,
-) -> FaultSpec:
+def error(status: Literal[500, 502, 503, 504] = 500, **match: Unpack[Match]) -> FaultSpec:
     """Answer ``status`` instead of handling matching requests."""
-    return FaultSpec(kind="error", status=status, **_match(method, path, nth, times, rate, seed))
+    return _spec("error", match, status=status)
 
 
-def rate_limit(
-    retry_after_s: int = 1,
-    *,
-    method: HttpMethod | None = None,
-    path: str | None = None,
-    nth: int | None = None,
-    times: int | None = None,
-    rate: float | None = None,
-    seed: int = 0,
-) -> FaultSpec:
+def rate_limit(retry_after_s: int = 1, **match: Unpack[Match]) -> FaultSpec:
     """Answer 429 with ``Retry-After: retry_after_s`` instead of handling matching requests."""
-    return FaultSpec(
-        kind="rate_limit", retryAfter=retry_after_s, **_match(method, path, nth, times, rate, seed)
-    )
+    return _spec("rate_limit", match, retryAfter=retry_after_s)
 
 
-def drop_after_store(
-    *,
-    method: HttpMethod | None = None,
-    path: str | None = None,
-    nth: int | None = None,
-    times: int | None = None,
-    rate: float | None = None,
-    seed: int = 0,
-) -> FaultSpec:
+def drop_after_store(**match: Unpack[Match]) -> FaultSpec:
     """Handle matching requests (data is stored), then drop the connection unanswered."""
-    return FaultSpec(kind="drop_after_store", **_match(method, path, nth, times, rate, seed))
+    return _spec("drop_after_store", match)
 
 
-def slow_body(
-    delay_ms: int,
-    chunk_bytes: int = 64,
-    *,
-    method: HttpMethod | None = None,
-    path: str | None = None,
-    nth: int | None = None,
-    times: int | None = None,
-    rate: float | None = None,
-    seed: int = 0,
-) -> FaultSpec:
+def slow_body(delay_ms: int, chunk_bytes: int = 64, **match: Unpack[Match]) -> FaultSpec:
     """Send the answers to matching requests ``chunk_bytes`` at a time, ``delay_ms`` apart."""
-    return FaultSpec(
-        kind="slow_body",
-        delayMs=delay_ms,
-        chunkBytes=chunk_bytes,
-        **_match(method, path, nth, times, rate, seed),
-    )
+    return _spec("slow_body", match, delayMs=delay_ms, chunkBytes=chunk_bytes)
 
 
 def hold(
-    *,
-    after_handling: bool = False,
-    max_ms: int | None = None,
-    method: HttpMethod | None = None,
-    path: str | None = None,
-    nth: int | None = None,
-    times: int | None = None,
-    rate: float | None = None,
-    seed: int = 0,
+    *, after_handling: bool = False, max_ms: int | None = None, **match: Unpack[Match]
 ) -> FaultSpec:
     """Hold matching requests (or, ``after_handling``, their answers) until the fault is
     removed or ``max_ms`` passes (default 60 s); ``FaultsClient.wait_until_held`` sees them."""
-    options: dict[str, Any] = {"delayMs": max_ms} if max_ms is not None else {}
-    if after_handling:
-        options["afterHandling"] = True
-    return FaultSpec(kind="hold", **options, **_match(method, path, nth, times, rate, seed))
+    return _spec("hold", match, delayMs=max_ms, afterHandling=after_handling or None)
 
 
-def expire_session(
-    *,
-    method: HttpMethod | None = None,
-    path: str | None = None,
-    nth: int | None = None,
-    times: int | None = None,
-    rate: float | None = None,
-    seed: int = 0,
-) -> FaultSpec:
+def expire_session(**match: Unpack[Match]) -> FaultSpec:
     """Expire every session token just before matching requests are handled (they get 401)."""
-    return FaultSpec(kind="expire_session", **_match(method, path, nth, times, rate, seed))
+    return _spec("expire_session", match)
 
 
 def _checked(response: httpx.Response) -> Any:
@@ -237,28 +169,18 @@ class FaultsClient:
         """Remove one fault (requests it holds go on)."""
         _checked(self._http.delete(f"/admin/faults/{fault_id}"))
 
-    def wait_for_hit(self, fault_id: str, hits: int = 1, timeout_s: float = 30.0) -> None:
-        """Wait until the fault has hit ``hits`` requests (counted on arrival);
-        ``FaultApiError`` if it has not within ``timeout_s``."""
-        self._wait_for(fault_id, "hits", hits, timeout_s)
-
     def wait_until_held(self, fault_id: str, timeout_s: float = 30.0) -> None:
         """Wait until a ``hold`` fault holds a request (with ``afterHandling``: an answer, the
         request handled and its data stored); ``FaultApiError`` if not within ``timeout_s``."""
-        self._wait_for(fault_id, "held", 1, timeout_s)
-
-    def _wait_for(self, fault_id: str, counter: str, at_least: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             listed = {f["id"]: f for f in self.faults()}
             if fault_id not in listed:
                 raise FaultApiError(f"fault {fault_id} is not in force")
-            if int(listed[fault_id][counter]) >= at_least:
+            if int(listed[fault_id]["held"]) >= 1:
                 return
             time.sleep(0.01)
-        raise FaultApiError(
-            f"fault {fault_id}: {counter} stayed under {at_least} for {timeout_s} s"
-        )
+        raise FaultApiError(f"fault {fault_id} held no request within {timeout_s} s")
 
     def clear(self) -> None:
         """Remove every fault."""

@@ -10,7 +10,7 @@ behaviour), and whether the test-only fault API is mounted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 DEFAULT_DB_URL = "sqlite:///diahil-cloud.sqlite3"
 DEFAULT_TOKEN_TTL_SECONDS = 8 * 3600
@@ -61,8 +61,3 @@ class CloudSettings:
         for name in _BOOLS:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Names of all settings."""
-        return [field.name for field in fields(cls)]

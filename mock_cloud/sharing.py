@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictStr
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mock_cloud.accounts import InvalidAccountError, normalise_email
@@ -306,5 +306,5 @@ def users_by_id(session: Session, ids: list[str]) -> dict[str, UserRow]:
         return {}
     return {
         user.userid: user
-        for user in session.scalars(select(UserRow).where(or_(UserRow.userid.in_(ids))))
+        for user in session.scalars(select(UserRow).where(UserRow.userid.in_(ids)))
     }

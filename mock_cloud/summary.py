@@ -40,9 +40,10 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mock_cloud.data_query import visible_documents
 from mock_cloud.datatypes.glucose import MGDL_PER_MMOL, to_mgdl
 from mock_cloud.tables import ACTIVE, DatumRow
-from mock_cloud.timestamps import format_utc_ms, from_db, parse_rfc3339, to_db
+from mock_cloud.timestamps import format_utc_ms, from_db, parse_rfc3339
 
 SummaryType = Literal["cgm", "bgm", "insulin"]
 PERIOD_DAYS = (1, 7, 14, 30, 90)
@@ -260,24 +261,6 @@ _TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _documents(
-    session: Session, userid: str, types: tuple[str, ...], start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    return list(
-        session.scalars(
-            select(DatumRow.document)
-            .where(
-                DatumRow.userid == userid,
-                DatumRow.status == ACTIVE,
-                DatumRow.type.in_(types),
-                DatumRow.time >= to_db(start),
-                DatumRow.time < to_db(end),
-            )
-            .order_by(DatumRow.time, DatumRow.pk)
-        )
-    )
-
-
 def data_bounds(
     session: Session, userid: str, kind: SummaryType
 ) -> tuple[datetime, datetime, datetime] | None:
@@ -311,7 +294,7 @@ def summarize(
     period_end = end if end is not None else last + timedelta(milliseconds=1)
     longest = timedelta(days=max(period_days))
     lookback = MAX_BASAL if kind == "insulin" else timedelta(0)
-    documents = _documents(
+    documents = visible_documents(
         session, userid, _TYPES[kind], period_end - longest - lookback, period_end
     )
     periods: dict[str, Any] = {}

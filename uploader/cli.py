@@ -36,6 +36,7 @@ from uploader.capture import ExchangeCapture
 from uploader.capture_file import CaptureSession
 from uploader.cloud import RetryPolicy
 from uploader.console_output import RichProgress, print_summary, report_error
+from uploader.detect import BLE_DRIVERS
 from uploader.errors import ExitCode, InternalError, UploaderError, UsageError
 from uploader.pairing import fixed_code, fixed_passkey, terminal_prompt
 from uploader.session import UploadOptions, UploadResult, run_upload
@@ -46,6 +47,7 @@ KNOWN_SERVICES = {
     "00001808-0000-1000-8000-00805f9b34fb": "Glucose (GLS)",
     "0000181f-0000-1000-8000-00805f9b34fb": "CGM (CGMS)",
     "0000183a-0000-1000-8000-00805f9b34fb": "Insulin Delivery (IDS)",
+    "0000fdfb-0000-1000-8000-00805f9b34fb": "Tandem t:slim X2",
     "0000180a-0000-1000-8000-00805f9b34fb": "Device Information",
 }
 
@@ -97,21 +99,17 @@ CaptureFormatOption = Annotated[
 ]
 
 
-def _fail(message: str, as_json: bool, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
+def _fail(message: str, as_json: bool) -> typer.Exit:
+    code = int(ExitCode.USAGE)
     if as_json:
         print(
             json.dumps(
-                {
-                    "status": "error",
-                    "error": "UsageError",
-                    "message": message,
-                    "exit_code": int(code),
-                }
+                {"status": "error", "error": "UsageError", "message": message, "exit_code": code}
             )
         )
     else:
         Console(stderr=True).print(f"[bold red]Usage error[/bold red] {escape(message)}")
-    return typer.Exit(int(code))
+    return typer.Exit(code)
 
 
 def execute(
@@ -326,9 +324,7 @@ async def _scan(transport: str | None, timeout_s: float) -> list[dict[str, Any]]
             "address": ad.address,
             "rssi": ad.rssi,
             "services": [KNOWN_SERVICES.get(s, s) for s in ad.service_uuids],
-            "supported": any(
-                s in KNOWN_SERVICES and "Device" not in KNOWN_SERVICES[s] for s in ad.service_uuids
-            ),
+            "supported": any(s in BLE_DRIVERS for s in ad.service_uuids),
         }
         for ad in found
     ]

@@ -21,19 +21,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 
+def _utc(datum: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(datum["time"]).replace("Z", "+00:00"))
+
+
 def local_day(datum: dict[str, Any]) -> date:
     """The local date of a datum as the API sends it (``time`` UTC, ``timezoneOffset`` min)."""
-    moment = datetime.fromisoformat(str(datum["time"]).replace("Z", "+00:00"))
-    return (moment + timedelta(minutes=int(datum.get("timezoneOffset") or 0))).date()
+    return (_utc(datum) + timedelta(minutes=int(datum.get("timezoneOffset") or 0))).date()
 
 
 def newest(datums: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     """The datum with the latest ``time``."""
-    return max(
-        datums,
-        key=lambda d: datetime.fromisoformat(str(d["time"]).replace("Z", "+00:00")),
-        default=None,
-    )
+    return max(datums, key=_utc, default=None)
 
 
 @dataclass(frozen=True)

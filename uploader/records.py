@@ -41,9 +41,9 @@ class BgReading:
     """The measuring-range bound the device reported for a LO/HI result, in mg/dL."""
     control_solution: bool = False
     index: int | None = None
+    """The record's place in the device's own event order (see ``DeviceTimeChange``)."""
     sub_type: Literal["linked", "manual"] | None = None
     """How the reading reached the device: ``linked`` from a meter paired with a pump."""
-    """The record's place in the device's own event order (see ``DeviceTimeChange``)."""
 
 
 @dataclass(frozen=True)

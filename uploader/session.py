@@ -312,8 +312,7 @@ async def _upload(
                 before = await _read_back(cloud, datums, normalized.datums, identity)
                 links.resolve(before)  # wizards whose bolus is not in the cloud yet wait
                 to_send = _missing(links.ready(datums), before, known, result)
-        result.new_datums = sum(1 for d in to_send if record_key(d) not in known)
-        result.resent = len(to_send) - result.new_datums
+        result.new_datums = len(to_send) - result.resent
 
         if to_send:
             result.data_set_id = await _send(
@@ -461,13 +460,14 @@ def _missing(
     known: set[str],
     result: UploadResult,
 ) -> list[dict[str, Any]]:
-    """The datums to send; a ``CloudDataConflict`` if the cloud holds them differently."""
+    """The datums to send (those verified before counted in ``result.resent``); a
+    ``CloudDataConflict`` if the cloud holds them differently."""
     report = compare(datums, stored, ignore=PROVENANCE)  # a re-read may measure other drift
     if report.mismatched:
         raise _conflict(report.mismatched)
     missing = set(report.missing)
     to_send = [d for d in datums if (d["type"], d["deviceId"], d["deviceTime"]) in missing]
-    lost = sum(1 for d in to_send if record_key(d) in known)
+    lost = result.resent = sum(1 for d in to_send if record_key(d) in known)
     if lost:
         result.notes.append(
             f"{lost} reading(s) uploaded and verified earlier were missing from the cloud; "

@@ -242,7 +242,6 @@ def write_bundle(
     result: UploadResult | None = None,
     error: UploaderError | None = None,
     capture: ExchangeCapture | None = None,
-    extra: dict[str, Any] | None = None,
     capture_files: list[Path] | None = None,
 ) -> Path:
     """Write the bundle of one run to ``path`` (atomically); ``BundleError`` if it cannot."""
@@ -267,7 +266,7 @@ def write_bundle(
         "outcome.json": _json(outcome),
         "device.json": _json(device_facts(log, result)),
         "versions.json": _json(versions()),
-        "settings.json": _json({**settings(options), **(extra or {})}),
+        "settings.json": _json(settings(options)),
         "sync-state.json": _json(state),
     }
     if capture is not None:

@@ -21,6 +21,8 @@ the asyncio loop that created them, and must be used from that loop only.
 
 from __future__ import annotations
 
+import contextlib
+
 from bumble import hci, ll
 from bumble.controller import Controller
 from bumble.device import Device
@@ -33,6 +35,8 @@ from emulator.ble.link_cut import CuttableController
 from emulator.faults import FaultPlan
 
 DEFAULT_HOST_ADDRESS = "C0:FF:EE:00:00:01"
+ADVERTISING_INTERVAL_MS = 20
+"""How often an emulated device (or a replay) advertises."""
 
 #: Path attenuation (dB) at which a device's link is lost. A BLE link at bench distance has
 #: about 35-40 dB of margin (about -60 dBm received against a receiver sensitivity near
@@ -141,6 +145,18 @@ class Air:
         """Take a controller off the air (a device switched off)."""
         if controller in self.link.controllers:
             self.link.remove_controller(controller)
+
+    async def switch_off(self, device: Device, controller: Controller) -> None:
+        """Switch a device off: drop its links, stop advertising, power it off and take its
+        controller off the air (a step a half-started device cannot take is passed over)."""
+        for connection in list(device.connections.values()):
+            with contextlib.suppress(Exception):
+                await connection.disconnect()
+        with contextlib.suppress(Exception):
+            await device.stop_advertising()
+        with contextlib.suppress(Exception):
+            await device.power_off()
+        self.remove(controller)
 
     async def close(self) -> None:
         """Close the exported transports and take every controller off the air."""

@@ -34,7 +34,7 @@ from bumble.keys import MemoryKeyStore
 from bumble.profiles.device_information_service import DeviceInformationService
 from bumble.transport.common import AsyncPipeSink
 
-from emulator.ble.air import Air
+from emulator.ble.air import ADVERTISING_INTERVAL_MS, Air
 from emulator.ble.link_cut import CuttableController
 from emulator.ble.security import (
     DisplayPairingDelegate,
@@ -47,7 +47,6 @@ from emulator.faults import FaultPlan
 
 logger = logging.getLogger(__name__)
 
-ADVERTISING_INTERVAL_MS = 20
 CCCD_NOTIFY = 0x01
 CCCD_INDICATE = 0x02
 
@@ -173,14 +172,7 @@ class BlePeripheral:
             return
         for task in list(self._tasks):
             task.cancel()
-        for connection in list(device.connections.values()):
-            with contextlib.suppress(Exception):
-                await connection.disconnect()
-        with contextlib.suppress(Exception):
-            await device.stop_advertising()
-        with contextlib.suppress(Exception):
-            await device.power_off()
-        air.remove(controller)
+        await air.switch_off(device, controller)
         self._device = self._controller = self._air = self._security = None
         self._screen.clear()
 

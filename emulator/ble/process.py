@@ -16,9 +16,7 @@ identity (model, serial number, firmware, seed, days). SIGINT or SIGTERM stops i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from emulator.devices.ble import (
     build_ids_pump,
     build_tslim_x2,
 )
+from emulator.process_run import StartupError, exit_status, stop_on_signals
 
 KINDS = ("gls-meter", "cgm", "ids-pump", "tslim-x2")
 
@@ -66,10 +65,6 @@ class EmulatorOptions:
     """tslim-x2: the 16-character code the pump shows (default: the emulator's fixed one)."""
     json: bool = False
     """Print the identity as one JSON line (instead of ``key: value`` lines and ``ready``)."""
-
-
-class StartupError(Exception):
-    """The process could not come up (bad moniker, port in use...): one line for the user."""
 
 
 def build_device(options: EmulatorOptions) -> GlsMeter | CgmSensor | IdsPump | TslimX2:
@@ -128,64 +123,53 @@ async def run(
     """Serve until ``stop`` is set (or SIGINT/SIGTERM); raises ``StartupError``."""
     out = out or sys.stdout
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-    air = Air()
-    device = build_device(options)
-    control: ControlServer | None = None
-    try:
-        await device.start(air)
+    with stop_on_signals(stop):
+        air = Air()
+        device = build_device(options)
+        control: ControlServer | None = None
         try:
-            hci = await air.export_hci(options.hci)
-        except Exception as error:  # Bumble raises several kinds for a bad moniker
-            raise StartupError(f"cannot serve HCI on {options.hci!r}: {error}") from None
-        extra = {"device": options.kind, "hci": hci}
-        control = ControlServer(
-            create_control_app(device, extra), options.control_host, options.control_port
-        )
-        try:
-            await control.start()
-        except OSError as error:
-            where = f"{options.control_host}:{options.control_port}"
-            raise StartupError(f"cannot serve the control endpoint on {where}: {error}") from None
-        shown = (
-            ("device", options.kind),
-            ("name", device.name),
-            ("address", device.address),
-            ("serial", device.serial_number),
-            ("hci", hci),
-            ("control", control.url),
-        )
-        if options.json:
-            identity: dict[str, object] = {**dict(shown), **device.identity()}
-            identity.update(seed=options.seed, days=options.days)
-            print(json.dumps(identity), file=out, flush=True)
-        else:
-            for key, value in shown:
-                print(f"{key}: {value}", file=out)
-            print("ready", file=out, flush=True)
-        if on_ready is not None:
-            on_ready(device)
-        await stop.wait()
-    finally:
-        if control is not None:
-            await control.stop()
-        await device.stop()
-        await air.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signum)
+            await device.start(air)
+            try:
+                hci = await air.export_hci(options.hci)
+            except Exception as error:  # Bumble raises several kinds for a bad moniker
+                raise StartupError(f"cannot serve HCI on {options.hci!r}: {error}") from None
+            extra = {"device": options.kind, "hci": hci}
+            control = ControlServer(
+                create_control_app(device, extra), options.control_host, options.control_port
+            )
+            try:
+                await control.start()
+            except OSError as error:
+                where = f"{options.control_host}:{options.control_port}"
+                raise StartupError(
+                    f"cannot serve the control endpoint on {where}: {error}"
+                ) from None
+            shown = (
+                ("device", options.kind),
+                ("name", device.name),
+                ("address", device.address),
+                ("serial", device.serial_number),
+                ("hci", hci),
+                ("control", control.url),
+            )
+            if options.json:
+                identity: dict[str, object] = {**dict(shown), **device.identity()}
+                identity.update(seed=options.seed, days=options.days)
+                print(json.dumps(identity), file=out, flush=True)
+            else:
+                for key, value in shown:
+                    print(f"{key}: {value}", file=out)
+                print("ready", file=out, flush=True)
+            if on_ready is not None:
+                on_ready(device)
+            await stop.wait()
+        finally:
+            if control is not None:
+                await control.stop()
+            await device.stop()
+            await air.close()
 
 
 def main(options: EmulatorOptions) -> int:
     """Run the process; the exit status (0 after a clean stop, 1 when it cannot start)."""
-    try:
-        asyncio.run(run(options))
-    except StartupError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return exit_status(run(options))

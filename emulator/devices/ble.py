@@ -11,6 +11,7 @@ Same seed, same clock, same history.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from emulator.ble import cgm_sensor, gls_meter, ids_pump
@@ -148,6 +149,14 @@ def build_cgm_sensor(
     )
 
 
+def _live_from(end: datetime | None) -> tuple[datetime, Callable[[], datetime]]:
+    """Where generated history stops (``end``, default now; to the second) and a time source
+    that runs on from there in real time (a pump's live clock)."""
+    stop = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    began = time.monotonic()
+    return stop, lambda: stop + timedelta(seconds=int(time.monotonic() - began))
+
+
 def build_ids_pump(
     *,
     seed: int = 1,
@@ -165,8 +174,7 @@ def build_ids_pump(
 ) -> IdsPump:
     """An IDS pump holding ``days`` days of history up to ``end`` (default: now) for a
     person in ``timezone`` (an IANA name); its clock then runs in real time."""
-    stop = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    began = time.monotonic()
+    stop, time_source = _live_from(end)
     model = generate_pump_history(
         seed,
         timezone=timezone,
@@ -174,7 +182,7 @@ def build_ids_pump(
         days=days,
         clock_changes=clock_changes,
         serial_number=serial_number or f"IDS{seed:08d}",
-        time_source=lambda: stop + timedelta(seconds=int(time.monotonic() - began)),
+        time_source=time_source,
     )
     return IdsPump(
         model,
@@ -203,8 +211,7 @@ def build_tslim_x2(
 ) -> TslimX2:
     """A t:slim X2 holding ``days`` days of history up to ``end`` (default: now) for a person
     in ``timezone``, showing ``pairing_code``; its clock then runs in real time."""
-    stop = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    began = time.monotonic()
+    stop, time_source = _live_from(end)
     model = generate_pump_history(
         seed,
         timezone=timezone,
@@ -216,7 +223,7 @@ def build_tslim_x2(
         profile=tslim_x2_use(),
         # 7.7 brought the 6-digit code (pumpX2 KnownApiVersion.API_V3_2)
         firmware_version="7.7.0" if is_six_digit(pairing_code or "") else "7.4.0",
-        time_source=lambda: stop + timedelta(seconds=int(time.monotonic() - began)),
+        time_source=time_source,
     )
     return TslimX2(
         TslimX2Pump(model, seed=seed, timezone=timezone),

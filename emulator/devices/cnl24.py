@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from emulator.devices.contour_usb import REPORT_DESCRIPTOR
+from emulator.devices.contour_usb import ContourHidDevice
 from emulator.devices.minimed600_pump import Minimed600Pump, PumpRadio
 from emulator.faults import FaultPlan
 from emulator.generators.pump_history import generate_pump_history
@@ -34,15 +34,10 @@ from emulator.model.clock import DeviceClock
 from emulator.model.meter import MeterModel
 from emulator.protocols import minimed600 as mm
 from emulator.protocols import minimed600_constants as c
-from emulator.protocols.contour_hid import decode_out_report, encode_in_reports
 from emulator.protocols.contour_records import ContourIdentity, header_record
 from emulator.protocols.e1381 import encode_frame
 from emulator.timing import FAST, Timing
-from emulator.usb import descriptors as d
-from emulator.usb.device import EndpointStalled, VirtualUsbDevice
 
-EP_IN, EP_OUT = 0x81, 0x01
-HID_SET_IDLE, HID_SET_REPORT = 0x0A, 0x09
 MINIMED_START = bytes([c.MINIMED_HEADER, c.DEVICE_TYPE_NGP])
 """How a binary MiniMed message starts ('Q|' also starts with 0x51)."""
 
@@ -58,11 +53,8 @@ class Cnl24Faults:
     """The link holds (and hands out) a key the pump does not use."""
 
 
-class ContourNextLink24(VirtualUsbDevice):
+class ContourNextLink24(ContourHidDevice):
     """The link (USB HID) and, behind its radio, ``pump``."""
-
-    kernel_driver = "usbhid"
-    hid_report_descriptors = {0: REPORT_DESCRIPTOR}  # noqa: RUF012
 
     def __init__(
         self,
@@ -92,15 +84,11 @@ class ContourNextLink24(VirtualUsbDevice):
             sku=pump.radio.serial,
             access_password=c.CNL_ACCESS_PASSWORD,
         )
-        self.device_descriptor = d.device_descriptor(c.CNL_VENDOR_ID, c.CNL_PRODUCT_ID, 0x0100)
-        hid_interface = (
-            d.interface_descriptor(0, 0, 2, interface_class=0x03)
-            + d.hid_descriptor(len(REPORT_DESCRIPTOR))
-            + d.endpoint_descriptor(EP_IN, d.EP_TYPE_INTERRUPT, 64, 1)
-            + d.endpoint_descriptor(EP_OUT, d.EP_TYPE_INTERRUPT, 64, 1)
+        self._enumerate_as(
+            c.CNL_VENDOR_ID,
+            c.CNL_PRODUCT_ID,
+            {1: "Ascensia Diabetes Care", 2: c.CNL_PRODUCT_NAME, 3: model_and_serial},
         )
-        self.configurations = (d.configuration_descriptor(1, hid_interface, num_interfaces=1),)
-        self.strings = {1: "Ascensia Diabetes Care", 2: c.CNL_PRODUCT_NAME, 3: model_and_serial}
         super().__init__(timing=timing, faults=faults)
         self.power_on()
 
@@ -121,22 +109,7 @@ class ContourNextLink24(VirtualUsbDevice):
 
     # ---- USB ---------------------------------------------------------------------------
 
-    def handle_out(self, endpoint: int, data: bytes) -> None:
-        if endpoint != EP_OUT or self.configuration == 0:
-            raise EndpointStalled()
-        self._receive(decode_out_report(data))
-
-    def handle_class_request(
-        self, request_type: int, request: int, value: int, index: int, data: bytes | int
-    ) -> bytes | None:
-        if request == HID_SET_IDLE:
-            return None
-        if request == HID_SET_REPORT and isinstance(data, bytes):
-            self._receive(decode_out_report(data))
-            return None
-        raise EndpointStalled()
-
-    def _receive(self, chunk: bytes) -> None:
+    def on_report(self, chunk: bytes) -> None:
         self._pending += chunk
         data = self._pending
         if data[:2] == MINIMED_START:
@@ -146,12 +119,7 @@ class ContourNextLink24(VirtualUsbDevice):
             return  # a full report: the message continues
         self._pending = b""
         for message in self._answer(data):
-            self._send(message)
-
-    def _send(self, message: bytes) -> None:
-        for n, report in enumerate(encode_in_reports(message)):
-            delay = self.timing.response_delay_s if n == 0 else 0.0
-            self.send_in(EP_IN, report, delay_s=delay)
+            self.send_message(message)
 
     # ---- ASTM control layer ------------------------------------------------------------
 

@@ -4,6 +4,7 @@ Composition: a ``MeterModel`` (the ledger), the Contour records and the ASTM E13
 (``emulator.protocols``), behind a full-speed USB HID interface with interrupt IN 0x81 and
 OUT 0x01 carrying 64-byte reports (``emulator.protocols.contour_hid``). The kernel's usbhid
 driver is bound until the host detaches it, as on Linux. See ../shared/specs/contour-usb.md.
+The Contour Next Link 2.4 (``emulator.devices.cnl24``) shows the same face (``ContourHidDevice``).
 
 >>> meter = ContourUsbMeter(MeterModel(serial_number="7390-2336773", ...))
 >>> backend.plug(meter)
@@ -73,11 +74,54 @@ CONTOUR_USB_MODELS: dict[str, ContourUsbModel] = {
 }
 
 
-class ContourUsbMeter(VirtualUsbDevice):
-    """A Contour meter on USB. ``meter`` is its model; ``faults`` its fault plan."""
+class ContourHidDevice(VirtualUsbDevice):
+    """The USB face of the Contour family (a meter, the Contour Next Link): one vendor HID
+    interface with 64-byte interrupt IN and OUT endpoints. What the host writes (on OUT, or
+    as HID SET_REPORT) goes, unframed, to ``on_report``; ``send_message`` answers on IN."""
 
     kernel_driver = "usbhid"
     hid_report_descriptors = {0: REPORT_DESCRIPTOR}  # noqa: RUF012
+
+    def _enumerate_as(self, vendor_id: int, product_id: int, strings: dict[int, str]) -> None:
+        """Set the descriptors (strings: 1 manufacturer, 2 product, 3 serial number)."""
+        self.device_descriptor = d.device_descriptor(vendor_id, product_id, 0x0100)
+        hid_interface = (
+            d.interface_descriptor(0, 0, 2, interface_class=0x03)
+            + d.hid_descriptor(len(REPORT_DESCRIPTOR))
+            + d.endpoint_descriptor(EP_IN, d.EP_TYPE_INTERRUPT, 64, 1)
+            + d.endpoint_descriptor(EP_OUT, d.EP_TYPE_INTERRUPT, 64, 1)
+        )
+        self.configurations = (d.configuration_descriptor(1, hid_interface, num_interfaces=1),)
+        self.strings = strings
+
+    def on_report(self, payload: bytes) -> None:
+        """The payload of one report from the host."""
+        raise NotImplementedError
+
+    def send_message(self, message: bytes) -> None:
+        """``message`` to the host, in as many IN reports as it takes."""
+        for n, report in enumerate(encode_in_reports(message)):
+            delay = self.timing.response_delay_s if n == 0 else 0.0
+            self.send_in(EP_IN, report, delay_s=delay)
+
+    def handle_out(self, endpoint: int, data: bytes) -> None:
+        if endpoint != EP_OUT or self.configuration == 0:
+            raise EndpointStalled()
+        self.on_report(decode_out_report(data))
+
+    def handle_class_request(
+        self, request_type: int, request: int, value: int, index: int, data: bytes | int
+    ) -> bytes | None:
+        if request == HID_SET_IDLE:
+            return None
+        if request == HID_SET_REPORT and isinstance(data, bytes):
+            self.on_report(decode_out_report(data))
+            return None
+        raise EndpointStalled()
+
+
+class ContourUsbMeter(ContourHidDevice):
+    """A Contour meter on USB. ``meter`` is its model; ``faults`` its fault plan."""
 
     def __init__(
         self,
@@ -90,15 +134,11 @@ class ContourUsbMeter(VirtualUsbDevice):
         self.meter = meter
         self.family = family or CONTOUR_USB_MODELS["Contour Next USB"]
         self.identity = identity or ContourIdentity(product_code=self.family.product_code)
-        self.device_descriptor = d.device_descriptor(ASCENSIA_VID, self.family.product_id, 0x0100)
-        hid_interface = (
-            d.interface_descriptor(0, 0, 2, interface_class=0x03)
-            + d.hid_descriptor(len(REPORT_DESCRIPTOR))
-            + d.endpoint_descriptor(EP_IN, d.EP_TYPE_INTERRUPT, 64, 1)
-            + d.endpoint_descriptor(EP_OUT, d.EP_TYPE_INTERRUPT, 64, 1)
+        self._enumerate_as(
+            ASCENSIA_VID,
+            self.family.product_id,
+            {1: "Bayer HealthCare LLC", 2: self.family.name, 3: meter.serial_number},
         )
-        self.configurations = (d.configuration_descriptor(1, hid_interface, num_interfaces=1),)
-        self.strings = {1: "Bayer HealthCare LLC", 2: self.family.name, 3: meter.serial_number}
         super().__init__(timing=timing, faults=faults)
         self.link = E1381Sender(
             records=lambda: transfer_records(self.meter, self.identity),
@@ -108,26 +148,9 @@ class ContourUsbMeter(VirtualUsbDevice):
     def power_on(self) -> None:
         self.link.reset()
 
-    def handle_out(self, endpoint: int, data: bytes) -> None:
-        if endpoint != EP_OUT or self.configuration == 0:
-            raise EndpointStalled()
-        self._answer(decode_out_report(data))
-
-    def handle_class_request(
-        self, request_type: int, request: int, value: int, index: int, data: bytes | int
-    ) -> bytes | None:
-        if request == HID_SET_IDLE:
-            return None
-        if request == HID_SET_REPORT and isinstance(data, bytes):
-            self._answer(decode_out_report(data))
-            return None
-        raise EndpointStalled()
-
-    def _answer(self, payload: bytes) -> None:
+    def on_report(self, payload: bytes) -> None:
         for message in self.link.receive(payload):
-            for n, report in enumerate(encode_in_reports(message)):
-                delay = self.timing.response_delay_s if n == 0 else 0.0
-                self.send_in(EP_IN, report, delay_s=delay)
+            self.send_message(message)
 
 
 def build_contour_meter(

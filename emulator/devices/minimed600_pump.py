@@ -28,16 +28,14 @@ How the ledger becomes NGP history (the emulator's choice, docs/protocols/minime
 
 from __future__ import annotations
 
-import bisect
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from emulator.devices.minimed600_wizard import wizard_for_bolus
-from emulator.generators.cgm_history import CgmHistory
-from emulator.model.pump import Annunciation, BasalInterval, BolusKind, PumpModel, ReferenceTime
+from emulator.devices.pump_person import PumpPerson
+from emulator.model.pump import Annunciation, BasalInterval, BolusKind, PumpModel
 from emulator.protocols import minimed600_constants as c
 from emulator.protocols import minimed600_pump as p
 from emulator.protocols.minimed600 import ComdMessage, encode_comd
@@ -109,24 +107,12 @@ class Minimed600Pump:
         self.battery_percent = battery_percent
         self.meter_serial = meter_serial
         self.high_speed = False
-        self._references = [
-            (e.utc, e.payload.display - e.utc.astimezone(UTC).replace(tzinfo=None))
-            for e in model.history
-            if isinstance(e.payload, ReferenceTime)
-        ]
-        self._times = [at for at, _ in self._references]
-        world = CgmHistory(seed)
-        self.zone = ZoneInfo(timezone)
-        self.sensor = self._sensor_values(world)
+        self._person = person = PumpPerson(model, seed=seed, timezone=timezone)
+        self.zone = person.zone
+        self.sensor = [SensorValue(*value) for value in person.sensor(c.SG_INTERVAL_MINUTES)]
         self.bg_readings = [
-            BgValue(
-                at=b.start - BG_BEFORE_BOLUS,
-                display=self.display(b.start - BG_BEFORE_BOLUS),
-                mg_dl=self._glucose(world, b.start - BG_BEFORE_BOLUS),
-                meter_serial=meter_serial,
-            )
-            for b in model.ledger.boluses
-            if b.meal and b.start - BG_BEFORE_BOLUS >= self._times[0]
+            BgValue(at, person.display(at), person.glucose(at), meter_serial)
+            for at in person.meal_bg_times(BG_BEFORE_BOLUS)
         ]
         self._pump_events, self._sensor_events = self._build_history()
         self._transfer: _Transfer | None = None
@@ -135,35 +121,12 @@ class Minimed600Pump:
 
     def display(self, at: datetime) -> datetime:
         """The pump clock's reading at true time ``at`` (from its reference times)."""
-        index = max(0, bisect.bisect_right(self._times, at) - 1)
-        return (at.astimezone(UTC).replace(tzinfo=None) + self._references[index][1]).replace(
-            microsecond=0
-        )
+        return self._person.display(at)
 
     def timestamp(self, at: datetime) -> bytes:
         return p.ngp_timestamp(self.display(at), at)
 
     # ---- history ---------------------------------------------------------------------------
-
-    def _local(self, at: datetime) -> datetime:
-        """The person's true local time (the world's clock), naive."""
-        return at.astimezone(self.zone).replace(tzinfo=None)
-
-    def _glucose(self, world: CgmHistory, at: datetime) -> int:
-        return max(40, min(400, round(world.glucose_at(self._local(at)))))
-
-    def _sensor_values(self, world: CgmHistory) -> list[SensorValue]:
-        start = self._times[0].replace(second=0)
-        start += timedelta(minutes=(-start.minute) % c.SG_INTERVAL_MINUTES)
-        out = []
-        at = start
-        end = self.model.now
-        step = timedelta(minutes=c.SG_INTERVAL_MINUTES)
-        while at <= end:
-            if world.stored_at(self._local(at)) is not None:
-                out.append(SensorValue(at, self.display(at), self._glucose(world, at)))
-            at += step
-        return out
 
     def _build_history(self) -> tuple[list[tuple[datetime, bytes]], list[tuple[datetime, bytes]]]:
         events: list[tuple[datetime, int, bytes]] = []

@@ -20,13 +20,11 @@ reading.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from emulator.generators.cgm_history import CgmHistory
+from emulator.devices.pump_person import PumpPerson
 from emulator.generators.pump_history import PumpHistoryProfile
 from emulator.model.pump import (
     BasalInterval,
@@ -35,7 +33,6 @@ from emulator.model.pump import (
     BolusProgrammed2,
     BolusRecord,
     PumpModel,
-    ReferenceTime,
 )
 from emulator.protocols import tandem_constants as c
 from emulator.protocols import tandem_history as h
@@ -99,24 +96,13 @@ class TslimX2Pump:
         self.battery_percent = battery_percent
         self.api_version = api_version
         self._battery_v2_asked = False
-        self.zone = ZoneInfo(timezone)
-        self._references = [
-            (e.utc, e.payload.display - e.utc.astimezone(UTC).replace(tzinfo=None))
-            for e in model.history
-            if isinstance(e.payload, ReferenceTime)
-        ]
-        self._times = [at for at, _ in self._references]
-        world = CgmHistory(seed)
-        self.sensor = self._sensor(world)
+        self._person = person = PumpPerson(model, seed=seed, timezone=timezone)
+        self.zone = person.zone
+        self.sensor = [Reading(*value) for value in person.sensor(c.CGM_INTERVAL_MINUTES)]
         before = timedelta(minutes=c.BG_BEFORE_MEAL_BOLUS_MINUTES)
         self.bg_readings = [
-            Reading(
-                b.start - before,
-                self.display(b.start - before),
-                self._glucose(world, b.start - before),
-            )
-            for b in model.ledger.boluses
-            if b.meal and self._times and b.start - before >= self._times[0]
+            Reading(at, person.display(at), person.glucose(at))
+            for at in person.meal_bg_times(before)
         ]
         self.entries = self._build()
 
@@ -135,28 +121,7 @@ class TslimX2Pump:
 
     def display(self, at: datetime) -> datetime:
         """The pump clock's reading at true time ``at`` (from its reference times)."""
-        if not self._references:
-            return self.model.display(at).replace(microsecond=0)
-        index = max(0, bisect.bisect_right(self._times, at) - 1)
-        naive = at.astimezone(UTC).replace(tzinfo=None) + self._references[index][1]
-        return naive.replace(microsecond=0)
-
-    def _glucose(self, world: CgmHistory, at: datetime) -> int:
-        local = at.astimezone(self.zone).replace(tzinfo=None)
-        return max(40, min(400, round(world.glucose_at(local))))
-
-    def _sensor(self, world: CgmHistory) -> list[Reading]:
-        if not self._times:
-            return []
-        at = self._times[0].replace(second=0, microsecond=0)
-        at += timedelta(minutes=(-at.minute) % c.CGM_INTERVAL_MINUTES)
-        step = timedelta(minutes=c.CGM_INTERVAL_MINUTES)
-        out = []
-        while at <= self.model.now:
-            if world.stored_at(at.astimezone(self.zone).replace(tzinfo=None)) is not None:
-                out.append(Reading(at, self.display(at), self._glucose(world, at)))
-            at += step
-        return out
+        return self._person.display(at)
 
     # ---- the history log ---------------------------------------------------------------------
 

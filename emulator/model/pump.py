@@ -666,41 +666,26 @@ class PumpModel:
         scheduled, _, boundary = self._scheduled(at)
         self._boundary = boundary
         rate = self._rate_at(at)
+        interval = BasalInterval(
+            at,
+            self.display(at),
+            None,
+            "scheduled",
+            rate,
+            self._active_template,
+            scheduled,
+            next_block=boundary,
+        )
+        temp = self._temp
         if self._therapy is not TherapyState.RUN:
-            interval = BasalInterval(
-                at,
-                self.display(at),
-                None,
-                "suspend",
-                None,
-                self._active_template,
-                scheduled,
-                next_block=boundary,
-            )
-        elif self._temp is not None:
-            percent = self._temp.value / 100 if self._temp.kind is TbrKind.RELATIVE else None
-            interval = BasalInterval(
-                at,
-                self.display(at),
-                None,
-                "temp",
-                rate,
-                self._active_template,
-                scheduled,
-                percent=percent,
-                temp_planned_end=self._temp.planned_end,
-                next_block=min(boundary, self._temp.planned_end),
-            )
-        else:
-            interval = BasalInterval(
-                at,
-                self.display(at),
-                None,
-                "scheduled",
-                rate,
-                self._active_template,
-                scheduled,
-                next_block=boundary,
+            interval = replace(interval, delivery="suspend", rate=None)
+        elif temp is not None:
+            interval = replace(
+                interval,
+                delivery="temp",
+                percent=temp.value / 100 if temp.kind is TbrKind.RELATIVE else None,
+                temp_planned_end=temp.planned_end,
+                next_block=min(boundary, temp.planned_end),
             )
         self._interval = interval
         self._record(BasalRateChanged(previous_rate, rate))
@@ -771,6 +756,7 @@ class PumpModel:
                     assert temp is not None
                     cut = temp.cancel_at is not None and temp.cancel_at < temp.planned_end
                     self._end_temp(TbrEnd.CANCELLED if cut else TbrEnd.DURATION_OVER)
+                    self._split_basal()
                 elif kind == 3:
                     self._finish_bolus()
                 else:
@@ -850,9 +836,6 @@ class PumpModel:
     def bolus_running(self) -> bool:
         return self._bolus is not None
 
-    def bolus_ends(self) -> datetime | None:
-        return None if self._bolus is None else self._bolus.ends
-
     def _finish_bolus(self, *, stopped: bool = False) -> None:
         bolus = self._bolus
         assert bolus is not None
@@ -926,17 +909,13 @@ class PumpModel:
     def temp_running(self) -> bool:
         return self._temp is not None
 
-    def temp_ends(self) -> datetime | None:
-        return None if self._temp is None else self._temp.ends
-
     def _end_temp(self, end: TbrEnd) -> None:
+        """The running temporary basal ends now (the caller splits the basal interval)."""
         temp = self._temp
         assert temp is not None
         minutes = int((self._now - temp.start).total_seconds() // 60)
         self._record(TbrEnded(temp.kind, temp.value, minutes, end))
         self._temp = None
-        if self._therapy is TherapyState.RUN:
-            self._split_basal()
 
     # ---- suspend / resume ---------------------------------------------------------------------
 
@@ -950,20 +929,13 @@ class PumpModel:
             if self._bolus is not None:
                 self._finish_bolus(stopped=True)
             if self._temp is not None:
-                self._temp_cancel_silently()
+                self._end_temp(TbrEnd.CANCELLED)
             self._therapy = TherapyState.STOP
             self._record(TherapyStateChanged(TherapyState.RUN, TherapyState.STOP))
             self.ledger.status.append(
                 StatusChange(self._now, self.display(self._now), True, automatic)
             )
             self._split_basal()
-
-    def _temp_cancel_silently(self) -> None:
-        temp = self._temp
-        assert temp is not None
-        minutes = int((self._now - temp.start).total_seconds() // 60)
-        self._record(TbrEnded(temp.kind, temp.value, minutes, TbrEnd.CANCELLED))
-        self._temp = None
 
     def resume(self, at: datetime) -> None:
         with self._lock:

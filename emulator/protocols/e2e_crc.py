@@ -5,7 +5,9 @@ seed of 0xFFFF"), read as the CRC-16/CCITT-FALSE parameter set: polynomial 0x102
 value 0xFFFF, no reflection, no final XOR (check value 0x29B1 for ``123456789``). The CRC
 covers every byte before it and is sent little-endian at the end of the value. A device
 without the E2E-CRC feature sends no CRC, except in CGM Feature, whose CRC field is then
-0xFFFF. See tests/vectors/ble/e2e_crc.json.
+0xFFFF. See tests/vectors/ble/e2e_crc.json. The same CRC closes Tandem messages
+(``emulator.protocols.tandem``) and MiniMed NGP and ComD messages
+(``emulator.protocols.minimed600``).
 """
 
 from __future__ import annotations

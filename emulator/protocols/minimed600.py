@@ -22,22 +22,15 @@ from dataclasses import dataclass
 from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
+from emulator.protocols import e2e_crc
 from emulator.protocols import minimed600_constants as c
+
+crc16 = e2e_crc.crc16
+"""CRC-16/CCITT-FALSE (NGP and ComD messages), the same CRC as the BLE E2E-CRC."""
 
 
 class MessageError(ValueError):
     """A message the link or pump cannot parse (wrong header, checksum, CRC or size)."""
-
-
-def crc16(data: bytes) -> int:
-    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF)."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
 
 
 # ---- identity and keys --------------------------------------------------------------------

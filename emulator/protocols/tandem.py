@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emulator.protocols import e2e_crc
 from emulator.protocols import tandem_constants as c
+
+crc16 = e2e_crc.crc16
+"""CRC-16/CCITT-FALSE, the same CRC as the BLE E2E-CRC."""
 
 
 class FramingError(ValueError):
@@ -21,16 +25,6 @@ class FramingError(ValueError):
     def __init__(self, step: str, detail: str) -> None:
         super().__init__(f"{step}: {detail}")
         self.step = step
-
-
-def crc16(data: bytes) -> int:
-    value = 0xFFFF
-    for byte in data:
-        value ^= byte << 8
-        for _ in range(8):
-            value = ((value << 1) ^ 0x1021) if value & 0x8000 else value << 1
-            value &= 0xFFFF
-    return value
 
 
 @dataclass(frozen=True)

@@ -39,14 +39,13 @@ from bumble.hci import Address
 from bumble.keys import MemoryKeyStore
 from bumble.transport.common import AsyncPipeSink
 
-from emulator.ble.air import Air
+from emulator.ble.air import ADVERTISING_INTERVAL_MS, Air
 from emulator.ble.security import DisplayPairingDelegate, PasskeyDisplay, pairing_config
 from emulator.replay.att_recording import CCCD, AttRecording, Exchange, Sent, att_recording
 from emulator.replay.hci_capture import CaptureError, HciCapture, read_capture
 
 logger = logging.getLogger(__name__)
 
-ADVERTISING_INTERVAL_MS = 20
 REMOTE_USER_TERMINATED = 0x13
 DISCONNECT_REASONS = frozenset({0x05, 0x13, 0x14, 0x15, 0x1A, 0x29, 0x3B})
 """The reasons HCI Disconnect accepts (Core Vol 4 Part E 7.1.6); others become 0x13."""
@@ -360,12 +359,5 @@ class BleReplay:
             return
         for task in list(self._tasks):
             task.cancel()
-        for connection in list(device.connections.values()):
-            with contextlib.suppress(Exception):
-                await connection.disconnect()
-        with contextlib.suppress(Exception):
-            await device.stop_advertising()
-        with contextlib.suppress(Exception):
-            await device.power_off()
-        air.remove(controller)
+        await air.switch_off(device, controller)
         self._device = self._controller = self._air = None

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from emulator.ble.air import Air
+from emulator.process_run import stop_on_signals
 from emulator.replay.ble_replay import BleReplay
 
 DIVERGED = 10
@@ -39,39 +39,33 @@ async def serve(
     """Serve ``replay`` on ``hci`` until it is done (or ``stop``); the exit status."""
     out = out or sys.stdout
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-    air = Air()
-    try:
-        await replay.start(air)
+    with stop_on_signals(stop):
+        air = Air()
         try:
-            served = await air.export_hci(hci)
-        except Exception as error:  # Bumble raises several kinds for a bad moniker
-            raise ServeError(f"cannot serve HCI on {hci!r}: {error}") from None
-        for key, value in (
-            ("name", replay.name),
-            ("address", replay.address),
-            ("requests", str(replay.total)),
-            ("hci", served),
-        ):
-            print(f"{key}: {value}", file=out)
-        print("ready", file=out, flush=True)
-        done = asyncio.ensure_future(replay.finished.wait())
-        stopped = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in (done, stopped):
-            waiter.cancel()
-        if replay.finished.is_set() and not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SETTLE_S)
-    finally:
-        await replay.stop()
-        await air.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signum)
+            await replay.start(air)
+            try:
+                served = await air.export_hci(hci)
+            except Exception as error:  # Bumble raises several kinds for a bad moniker
+                raise ServeError(f"cannot serve HCI on {hci!r}: {error}") from None
+            for key, value in (
+                ("name", replay.name),
+                ("address", replay.address),
+                ("requests", str(replay.total)),
+                ("hci", served),
+            ):
+                print(f"{key}: {value}", file=out)
+            print("ready", file=out, flush=True)
+            done = asyncio.ensure_future(replay.finished.wait())
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in (done, stopped):
+                waiter.cancel()
+            if replay.finished.is_set() and not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), SETTLE_S)
+        finally:
+            await replay.stop()
+            await air.close()
     print(f"report: {replay.report()}", file=out, flush=True)
     if replay.divergence is not None:
         return DIVERGED

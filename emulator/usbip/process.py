@@ -12,9 +12,7 @@ cleanly (exit status 0); a port that cannot be had exits with status 1.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +23,7 @@ from emulator.control import ControlServer, create_control_app
 from emulator.devices.contour_usb import ASCENSIA_VID, ContourUsbMeter, build_contour_meter
 from emulator.faults import FaultPlan
 from emulator.model.clock import DeviceClock
+from emulator.process_run import StartupError, exit_status, stop_on_signals
 from emulator.usb import EmulatedUsbBackend
 from emulator.usbip.server import UsbipServer, busid_of
 
@@ -42,10 +41,6 @@ class UsbipEmulatorOptions:
     control_host: str = "127.0.0.1"
     control_port: int = 0
     json: bool = False
-
-
-class StartupError(Exception):
-    pass
 
 
 class ControlledMeter:
@@ -116,58 +111,47 @@ async def run(
     """Serve until ``stop`` is set (or SIGINT/SIGTERM); raises ``StartupError``."""
     out = out or sys.stdout
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-    bus, meter = build(options)
-    try:
-        server = UsbipServer(bus, options.host, options.port).start()
-    except OSError as error:
-        where = f"{options.host}:{options.port}"
-        raise StartupError(f"cannot serve USB/IP on {where}: {error}") from None
-    host = f"[{options.host}]" if ":" in options.host else options.host
-    extra = {"device": "contour-usb", "usbip": f"{host}:{server.port}"}
-    control = ControlServer(
-        create_control_app(ControlledMeter(meter), extra),
-        options.control_host,
-        options.control_port,
-    )
-    try:
+    with stop_on_signals(stop):
+        bus, meter = build(options)
         try:
-            await control.start()
+            server = UsbipServer(bus, options.host, options.port).start()
         except OSError as error:
-            where = f"{options.control_host}:{options.control_port}"
-            raise StartupError(f"cannot serve the control endpoint on {where}: {error}") from None
-        busid = busid_of(meter)
-        info: dict[str, object] = {
-            "device": "contour-usb",
-            **ControlledMeter(meter).identity(),
-            "readings": len(meter.meter.ledger()),
-            "seed": options.seed,
-            "days": options.days,
-            "usbip": f"{host}:{server.port}",
-            "busid": busid,
-            "url": f"usbip://{host}:{server.port}/{busid}",
-            "control": control.url,
-        }
-        print(json.dumps(info) if options.json else identity_line(info), file=out, flush=True)
-        await stop.wait()
-    finally:
-        await control.stop()
-        server.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signum)
+            where = f"{options.host}:{options.port}"
+            raise StartupError(f"cannot serve USB/IP on {where}: {error}") from None
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        extra = {"device": "contour-usb", "usbip": f"{host}:{server.port}"}
+        control = ControlServer(
+            create_control_app(ControlledMeter(meter), extra),
+            options.control_host,
+            options.control_port,
+        )
+        try:
+            try:
+                await control.start()
+            except OSError as error:
+                where = f"{options.control_host}:{options.control_port}"
+                raise StartupError(
+                    f"cannot serve the control endpoint on {where}: {error}"
+                ) from None
+            busid = busid_of(meter)
+            info: dict[str, object] = {
+                "device": "contour-usb",
+                **ControlledMeter(meter).identity(),
+                "readings": len(meter.meter.ledger()),
+                "seed": options.seed,
+                "days": options.days,
+                "usbip": f"{host}:{server.port}",
+                "busid": busid,
+                "url": f"usbip://{host}:{server.port}/{busid}",
+                "control": control.url,
+            }
+            print(json.dumps(info) if options.json else identity_line(info), file=out, flush=True)
+            await stop.wait()
+        finally:
+            await control.stop()
+            server.close()
 
 
 def main(options: UsbipEmulatorOptions) -> int:
     """Run the process; the exit status (0 after a clean stop, 1 when it cannot start)."""
-    try:
-        asyncio.run(run(options))
-    except StartupError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return exit_status(run(options))

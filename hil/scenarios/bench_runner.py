@@ -9,7 +9,7 @@ an emulator's control URL. The uploader runs in real time (bench devices live in
 Before each run its rig faults are ``rig.dbc`` commands sent through ``RigController`` on
 rig.toml's ``[can]`` bus to the device's fixture ``port``, and its cloud faults go to the
 cloud's fault API (``hil.scenarios.bench_cloud``); after the run the ports are put back
-(data lines and VBUS on, the supply at ``NOMINAL_VOLTS``, no attenuation) and the cloud's
+(data lines and VBUS on, the supply at ``faults.NOMINAL_VOLTS``, no attenuation) and the cloud's
 faults cleared.
 
 The cloud is judged against what the device can show: its ledger when it has one (an
@@ -36,15 +36,14 @@ from hil.report import note_comparison
 from hil.rig.controller import RigController, RigError
 from hil.scenarios.bench_cloud import BenchCloud, bench_cloud
 from hil.scenarios.bench_plan import BenchPlan, plan_on_bench
-from hil.scenarios.faults import cloud_fault_spec
-from hil.scenarios.judge import canonical, check_error, describe_expect
+from hil.scenarios.faults import cloud_fault_spec, command_rig, restore_rig
+from hil.scenarios.judge import canonical, describe_expect, upload_and_judge, upload_options
 from hil.scenarios.model import Fault, Run, Scenario
 from hil.scenarios.verdict import RunReport, Verdict
 from hil.targets import TargetDevice, bench_device
 from mock_cloud.faults_client import AsyncFaultsClient, FaultApiError, FaultSpec
-from uploader.errors import InternalError, Step, UploaderError
+from uploader.errors import Step
 
-NOMINAL_VOLTS = 3.7
 """The bench supply between runs: a charged Li-ion cell (as ``hil.scenarios.runner``)."""
 
 
@@ -100,16 +99,7 @@ class BenchScenarioRunner:
         assert port is not None  # the plan refused the scenario otherwise
         self._rig_ports.add(port)
         self.notes.append(f"{fault.kind}: a rig.dbc command to the fixture (port {port})")
-        if fault.kind == "rig-data-lines-off":
-            self.rig.set_usb(port, data=False, vbus=True)
-        elif fault.kind == "rig-vbus-off":
-            self.rig.set_usb(port, data=False, vbus=False)
-        elif fault.kind == "rig-battery-volts":
-            assert fault.volts is not None
-            self.rig.set_battery_voltage(port, fault.volts)
-        else:
-            assert fault.db is not None
-            self.rig.set_attenuation(port, fault.db)
+        command_rig(self.rig, port, fault)
 
     def _faults(self) -> AsyncFaultsClient:
         return AsyncFaultsClient(self.cloud.base_url, transport=self.cloud.transport())
@@ -129,11 +119,7 @@ class BenchScenarioRunner:
     def _restore(self, cloud_faults: bool) -> list[str]:
         problems = asyncio.run(self._unhit_cloud_faults()) if cloud_faults else []
         if self.rig is not None:
-            for port in sorted(self._rig_ports):
-                self.rig.set_usb(port, data=True, vbus=True)
-                self.rig.set_battery_voltage(port, NOMINAL_VOLTS)
-                self.rig.set_attenuation(port, 0.0)
-            self._rig_ports.clear()
+            restore_rig(self.rig, self._rig_ports)
         return problems
 
     # ---- runs ----------------------------------------------------------------------------
@@ -193,13 +179,7 @@ class BenchScenarioRunner:
         devices = [device for _, device in targets]
         harness = self._harness(run, devices)
         account = self.accounts[run.account]
-        overrides: dict[str, Any] = {}
-        if run.password is not None:
-            overrides["password"] = run.password
-        if run.chunk_size is not None:
-            overrides["chunk_size"] = run.chunk_size
-        if run.set_clock:
-            overrides["set_clock"] = True
+        overrides = upload_options(run)
         if run.passkey is not None:
             overrides["passkey"] = _fixed(run.passkey)
         elif devices and devices[0].passkey is not None:
@@ -214,35 +194,8 @@ class BenchScenarioRunner:
             spec = run.device
         else:
             spec = devices[0].device_spec if devices else "usb"
-        report = RunReport(index, describe_expect(run), "")
-        expect = run.expect
-        failed_at: Step | None = None
-        try:
-            result = harness.upload(spec, **overrides)
-            report.happened = f"{result.status}, {result.new_datums} new datums"
-            outcome: str = result.status
-            if expect.new_datums is not None and result.new_datums != expect.new_datums:
-                report.differences.append(
-                    f"new datums: expected {expect.new_datums}, got {result.new_datums}"
-                )
-            notes = list(result.notes)
-            if expect.note is not None and not any(expect.note.lower() in n.lower() for n in notes):
-                report.differences.append(
-                    f"no note mentions {expect.note!r}; the notes were {notes or 'none'}"
-                )
-        except Exception as raised:
-            failure = raised if isinstance(raised, UploaderError) else InternalError.wrap(raised)
-            outcome, failed_at = "error", failure.step
-            report.happened = (
-                f"{type(failure).__name__} at step {failure.step} (exit code "
-                f"{int(failure.exit_code)}): {failure.user_message()}"
-            )
-            check_error(run, failure, report)
-        if outcome != expect.outcome:
-            report.differences.insert(
-                0, f"outcome: expected {expect.outcome}, got {report.happened}"
-            )
-        if failed_at is Step.LOGIN:
+        report, failure = upload_and_judge(harness, spec, overrides, run, index)
+        if failure is not None and failure.step is Step.LOGIN:
             return report  # no session: nothing sent (hil.scenarios.runner says why)
         for spec_id, device in targets:
             if device.serial in snapshot:

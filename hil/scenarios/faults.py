@@ -2,9 +2,9 @@
 
 Device and link faults become entries of the emulated device's ``emulator.faults.FaultPlan``
 (or an immediate unplug / power-off); cloud faults become ``FaultSpec`` values for the mock
-cloud's fault API (``mock_cloud.faults_client``). Rig faults are sent to the emulated rig
-fixture by the runner (``hil.scenarios.runner``); timed to a byte or record they arrive
-here as ``battery-low``.
+cloud's fault API (``mock_cloud.faults_client``). Rig faults become rig.dbc commands to the
+fixture (``command_rig``, undone by ``restore_rig``); timed to a byte or record they arrive
+here as ``battery-low`` (``hil.scenarios.runner``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from emulator.faults import (
     StallEndpoint,
     UnplugAfterBytes,
 )
+from hil.rig.controller import RigController
 from hil.scenarios.model import Fault
 from hil.scenarios.placement import Placed
 from mock_cloud.faults_client import (
@@ -33,6 +34,8 @@ from mock_cloud.faults_client import (
     rate_limit,
 )
 
+NOMINAL_VOLTS = 3.7
+"""The bench supply standing in for a charged battery, after a ``rig-battery-volts`` run."""
 UNLIMITED = 10_000
 """``times: null`` with ``at.request``: every matching request from the n-th on."""
 USB_IN_ENDPOINT = 0x81
@@ -80,6 +83,30 @@ def arm_device_fault(placed: Placed, fault: Fault, kind: str) -> bool:
     else:
         raise ValueError(f"{fault.kind} is a USB fault; {placed.spec.id} is Bluetooth")
     return len(plan.faults) > before
+
+
+def command_rig(rig: RigController, port: int, fault: Fault) -> None:
+    """Send a ``rig-*`` ``fault`` to the fixture, for the device on ``port``."""
+    if fault.kind == "rig-data-lines-off":
+        rig.set_usb(port, data=False, vbus=True)
+    elif fault.kind == "rig-vbus-off":
+        rig.set_usb(port, data=False, vbus=False)
+    elif fault.kind == "rig-battery-volts":
+        assert fault.volts is not None
+        rig.set_battery_voltage(port, fault.volts)
+    else:
+        assert fault.db is not None
+        rig.set_attenuation(port, fault.db)
+
+
+def restore_rig(rig: RigController, ports: set[int]) -> None:
+    """Put every port in ``ports`` back (data lines and VBUS on, the supply at
+    ``NOMINAL_VOLTS``, no attenuation) and empty ``ports``."""
+    for port in sorted(ports):
+        rig.set_usb(port, data=True, vbus=True)
+        rig.set_battery_voltage(port, NOMINAL_VOLTS)
+        rig.set_attenuation(port, 0.0)
+    ports.clear()
 
 
 def cloud_fault_spec(fault: Fault) -> FaultSpec:

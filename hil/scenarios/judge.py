@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from hil.cloud import Account, CloudInspector
+from hil.harness import UploadHarness
 from hil.oracle import (
     OutOfRangeRule,
     compare_cbg_with_ledger,
@@ -24,7 +25,54 @@ from hil.report import note_comparison
 from hil.scenarios.model import Run
 from hil.scenarios.placement import Placed
 from hil.scenarios.verdict import RunReport
-from uploader.errors import UploaderError
+from uploader.errors import InternalError, UploaderError
+
+
+def upload_options(run: Run) -> dict[str, Any]:
+    """The ``UploadHarness.upload`` options ``run`` sets (password, chunk size, set clock)."""
+    options: dict[str, Any] = {}
+    if run.password is not None:
+        options["password"] = run.password
+    if run.chunk_size is not None:
+        options["chunk_size"] = run.chunk_size
+    if run.set_clock:
+        options["set_clock"] = True
+    return options
+
+
+def upload_and_judge(
+    harness: UploadHarness, spec: str, options: dict[str, Any], run: Run, index: int
+) -> tuple[RunReport, UploaderError | None]:
+    """Upload from ``spec`` and judge what happened against ``run.expect`` (the cloud is
+    judged apart, ``check_cloud``): the run's report, and the error it failed with (None
+    when it did not fail)."""
+    expect = run.expect
+    report = RunReport(index, describe_expect(run), "")
+    failure: UploaderError | None = None
+    try:
+        result = harness.upload(spec, **options)
+        report.happened = f"{result.status}, {result.new_datums} new datums"
+        outcome: str = result.status
+        if expect.new_datums is not None and result.new_datums != expect.new_datums:
+            report.differences.append(
+                f"new datums: expected {expect.new_datums}, got {result.new_datums}"
+            )
+        notes = list(result.notes)
+        if expect.note is not None and not any(expect.note.lower() in n.lower() for n in notes):
+            report.differences.append(
+                f"no note mentions {expect.note!r}; the notes were {notes or 'none'}"
+            )
+    except Exception as raised:
+        failure = raised if isinstance(raised, UploaderError) else InternalError.wrap(raised)
+        outcome = "error"
+        report.happened = (
+            f"{type(failure).__name__} at step {failure.step} (exit code "
+            f"{int(failure.exit_code)}): {failure.user_message()}"
+        )
+        check_error(run, failure, report)
+    if outcome != expect.outcome:
+        report.differences.insert(0, f"outcome: expected {expect.outcome}, got {report.happened}")
+    return report, failure
 
 
 def check_error(run: Run, failure: UploaderError, report: RunReport) -> None:

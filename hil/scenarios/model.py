@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from uploader.errors import Step, UploaderError
 
 DeviceKind = Literal["contour-usb", "gls", "cgm", "ids-pump"]
-BLE_KINDS = ("gls", "cgm", "ids-pump")
 
 DEVICE_FAULTS = (
     "corrupt-checksum",  # USB: frame sent with a wrong checksum (times: None = always)

@@ -15,7 +15,7 @@ lines and VBUS, the bench supply's voltage, BLE attenuation); the fixture applie
 the emulators. A fixture cannot time a command to a byte of a transfer, so a rig fault
 ``at.after_bytes`` / ``at.after_record`` (a battery dying mid-read) is applied through the
 device's own fault plan at that point instead (the verdict notes it). After each run the rig
-puts every port back: data lines and VBUS on, the supply at ``NOMINAL_VOLTS``, no
+puts every port back: data lines and VBUS on, the supply at ``faults.NOMINAL_VOLTS``, no
 attenuation.
 
 After each run the outcome is compared with the run's ``expect`` and the cloud with the
@@ -48,15 +48,14 @@ from hil.rig.emulated import (
 )
 from hil.scenarios.bench_runner import play_on_bench
 from hil.scenarios.events import apply_event
-from hil.scenarios.faults import arm_device_fault, cloud_fault_spec
-from hil.scenarios.judge import canonical, check_cloud, check_error, describe_expect, held
+from hil.scenarios.faults import arm_device_fault, cloud_fault_spec, command_rig, restore_rig
+from hil.scenarios.judge import canonical, check_cloud, held, upload_and_judge, upload_options
 from hil.scenarios.model import Fault, Run, Scenario
 from hil.scenarios.placement import Placed, place_device
 from hil.scenarios.verdict import RunReport, Verdict
 from mock_cloud.faults_client import AsyncFaultsClient, FaultSpec
-from uploader.errors import InternalError, Step, UploaderError
+from uploader.errors import Step
 
-NOMINAL_VOLTS = 3.7
 """The bench supply between runs: a charged Li-ion cell (``emulator.model.battery``)."""
 
 
@@ -145,16 +144,7 @@ class ScenarioRunner:
         port = self.ports[placed.spec.id]
         self._rig_ports.add(port)
         self.notes.append(f"{kind}: a rig.dbc command to the emulated fixture (port {port})")
-        if kind == "rig-data-lines-off":
-            self.rig.set_usb(port, data=False, vbus=True)
-        elif kind == "rig-vbus-off":
-            self.rig.set_usb(port, data=False, vbus=False)
-        elif kind == "rig-battery-volts":
-            assert fault.volts is not None
-            self.rig.set_battery_voltage(port, fault.volts)
-        else:
-            assert fault.db is not None
-            self.rig.set_attenuation(port, fault.db)
+        command_rig(self.rig, port, fault)
         return ""
 
     async def _cloud_fault_hits(self) -> list[tuple[str, int]]:
@@ -176,11 +166,7 @@ class ScenarioRunner:
         specs: list[FaultSpec] = []
         asyncio.run(self._set_cloud_faults(specs))
         if self.rig is not None:
-            for port in sorted(self._rig_ports):
-                self.rig.set_usb(port, data=True, vbus=True)
-                self.rig.set_battery_voltage(port, NOMINAL_VOLTS)
-                self.rig.set_attenuation(port, 0.0)
-            self._rig_ports.clear()
+            restore_rig(self.rig, self._rig_ports)
         for placed in self.devices.values():
             placed.faults.clear()
             if placed.usb is not None:
@@ -266,13 +252,7 @@ class ScenarioRunner:
     def _one_run(self, index: int, run: Run) -> RunReport:
         harness = self._harness(run)
         targets = self._targets(run)
-        overrides: dict[str, Any] = {}
-        if run.password is not None:
-            overrides["password"] = run.password
-        if run.chunk_size is not None:
-            overrides["chunk_size"] = run.chunk_size
-        if run.set_clock:
-            overrides["set_clock"] = True
+        overrides = upload_options(run)
         account = self.accounts[run.account]
         snapshot = (
             {p.spec.id: canonical(held(self.inspector, p, account, None)) for p in targets}
@@ -284,35 +264,8 @@ class ScenarioRunner:
             code = run.passkey
             overrides["passkey"] = first.ble.read_display if code is None else _fixed(code)
         spec = run.device if run.device in ("usb", "ble") or first is None else first.device_spec
-        expect = run.expect
-        report = RunReport(index, describe_expect(run), "")
-        failed_at: Step | None = None
-        try:
-            result = harness.upload(spec or "usb", **overrides)
-            report.happened = f"{result.status}, {result.new_datums} new datums"
-            outcome: str = result.status
-            notes = list(result.notes)
-            if expect.new_datums is not None and result.new_datums != expect.new_datums:
-                report.differences.append(
-                    f"new datums: expected {expect.new_datums}, got {result.new_datums}"
-                )
-            if expect.note is not None and not any(expect.note.lower() in n.lower() for n in notes):
-                report.differences.append(
-                    f"no note mentions {expect.note!r}; the notes were {notes or 'none'}"
-                )
-        except Exception as raised:
-            failure = raised if isinstance(raised, UploaderError) else InternalError.wrap(raised)
-            outcome, failed_at = "error", failure.step
-            report.happened = (
-                f"{type(failure).__name__} at step {failure.step} (exit code "
-                f"{int(failure.exit_code)}): {failure.user_message()}"
-            )
-            check_error(run, failure, report)
-        if outcome != expect.outcome:
-            report.differences.insert(
-                0, f"outcome: expected {expect.outcome}, got {report.happened}"
-            )
-        if failed_at is Step.LOGIN:
+        report, failure = upload_and_judge(harness, spec or "usb", overrides, run, index)
+        if failure is not None and failure.step is Step.LOGIN:
             self.notes.append(
                 "the cloud is not inspected after a login failure: the uploader had no "
                 "session to send anything with, and the inspector's own login would reset "
@@ -335,7 +288,7 @@ class ScenarioRunner:
                     account,
                     run,
                     run.timezone or self.scenario.timezone,
-                    success=outcome != "error",
+                    success=failure is None,
                 )
             )
         return report

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from mock_cloud import accounts, sessions
-from mock_cloud.access import CallerDep, CloudDep
+from mock_cloud.access import CallerDep, CloudDep, caller_account
 from mock_cloud.api.schemas import Empty, User, errors, json_body, model_schema
 from mock_cloud.basic_auth import parse_basic_credentials
 from mock_cloud.bodies import validate_body
@@ -101,10 +101,7 @@ def logout(request: Request, cloud: CloudDep) -> JSONResponse:
 def current_user(caller: CallerDep, cloud: CloudDep) -> JSONResponse:
     """The logged-in user."""
     with cloud.transaction() as session:
-        user = session.get(UserRow, caller.userid)
-        if user is None:
-            raise ApiError(401, "the account of this session no longer exists; log in again")
-        body = accounts.user_json(user)
+        body = accounts.user_json(caller_account(session, caller.userid))
     return JSONResponse(body)
 
 

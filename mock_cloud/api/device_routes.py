@@ -45,13 +45,8 @@ def check_device(
     ``{"linked": "none"}``, or 409 if it is linked to another account."""
     document = {"deviceManufacturers": [manufacturer], "deviceSerialNumber": serialNumber}
     with cloud.transaction() as session:
-        devices.refuse_if_linked_elsewhere(session, document, userId)
-        here = any(
-            row.manufacturer_key == manufacturer.strip().lower()
-            and row.serial_number == serialNumber.strip()
-            for row in devices.list_links(session, userId)
-        )
-    return JSONResponse({"linked": "this-account" if here else "none"})
+        own = devices.refuse_if_linked_elsewhere(session, document, userId)
+    return JSONResponse({"linked": "this-account" if own is not None else "none"})
 
 
 @router.delete(

@@ -18,10 +18,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
 from mock_cloud import sharing
-from mock_cloud.access import CallerDep, CloudDep, OwnerDep, check_user_id
+from mock_cloud.access import CallerDep, CloudDep, OwnerDep, caller_account, check_user_id
 from mock_cloud.api.schemas import (
     Empty,
     GroupPermissions,
@@ -35,7 +34,6 @@ from mock_cloud.api.schemas import (
 from mock_cloud.errors import ApiError
 from mock_cloud.ids import is_object_id
 from mock_cloud.jsonbody import read_json_body
-from mock_cloud.tables import UserRow
 
 router = APIRouter(tags=["sharing"])
 
@@ -45,13 +43,6 @@ BodyDep = Annotated[Any, Depends(read_json_body)]
 def _check_invitation_id(invitation_id: str) -> None:
     if not is_object_id(invitation_id):
         raise ApiError(400, f"{invitation_id!r} is not an invitation id (32 lower-case hex digits)")
-
-
-def _user(session: Session, userid: str) -> UserRow:
-    user = session.get(UserRow, userid)
-    if user is None:
-        raise ApiError(401, "the account of this session no longer exists; log in again")
-    return user
 
 
 @router.post(
@@ -64,7 +55,7 @@ def invite(userId: str, caller: OwnerDep, cloud: CloudDep, raw: BodyDep) -> JSON
     """Invite someone by email to see (view) or add to (upload) the owner's data."""
     email, names = sharing.parse_invitation(raw)
     with cloud.transaction() as session:
-        owner = _user(session, userId)
+        owner = caller_account(session, userId)
         row = sharing.invite(session, owner, email, names, now=cloud.now())
         body = sharing.render_invitation(row, owner)
     return JSONResponse(body, status_code=201)
@@ -77,7 +68,7 @@ def invite(userId: str, caller: OwnerDep, cloud: CloudDep, raw: BodyDep) -> JSON
 def sent_invitations(userId: str, caller: OwnerDep, cloud: CloudDep) -> JSONResponse:
     """Every invitation the owner sent, newest first."""
     with cloud.transaction() as session:
-        owner = _user(session, userId)
+        owner = caller_account(session, userId)
         body = [sharing.render_invitation(row, owner) for row in sharing.sent(session, userId)]
     return JSONResponse(body)
 
@@ -100,7 +91,7 @@ def cancel_invitation(
 def received_invitations(caller: CallerDep, cloud: CloudDep) -> JSONResponse:
     """Pending invitations to the caller."""
     with cloud.transaction() as session:
-        user = _user(session, caller.userid)
+        user = caller_account(session, caller.userid)
         rows = sharing.received(session, user)
         owners = sharing.users_by_id(session, [row.owner_id for row in rows])
         body = [sharing.render_invitation(row, owners.get(row.owner_id)) for row in rows]
@@ -116,7 +107,7 @@ def accept_invitation(invitationId: str, caller: CallerDep, cloud: CloudDep) -> 
     _check_invitation_id(invitationId)
     with cloud.transaction() as session:
         grant = sharing.accept(
-            session, invitationId, _user(session, caller.userid), now=cloud.now()
+            session, invitationId, caller_account(session, caller.userid), now=cloud.now()
         )
         body = dict(grant.permissions)
     return JSONResponse(body)
@@ -130,7 +121,9 @@ def decline_invitation(invitationId: str, caller: CallerDep, cloud: CloudDep) ->
     """Decline an invitation."""
     _check_invitation_id(invitationId)
     with cloud.transaction() as session:
-        sharing.decline(session, invitationId, _user(session, caller.userid), now=cloud.now())
+        sharing.decline(
+            session, invitationId, caller_account(session, caller.userid), now=cloud.now()
+        )
     return JSONResponse({})
 
 

@@ -18,22 +18,15 @@ same transport error a real dropped connection gives.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 import httpx
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_cloud.errors import error_body
+from mock_cloud.errors import send_error
 from mock_cloud.faults.registry import ActiveFault, FaultRegistry, RequestLog
 from mock_cloud.timestamps import Clock
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ADMIN_PREFIX = "/admin/"
 FAULT_HEADER = "X-Diahil-Fault"
@@ -44,17 +37,6 @@ HOLD_POLL_S = 0.01
 
 class ConnectionDropped(httpx.RemoteProtocolError):
     """The mock cloud dropped the connection on purpose (a drop_after_store fault)."""
-
-
-async def _answer(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
-    body = json.dumps(error_body(status, message)).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((name.lower().encode(), value.encode()) for name, value in headers.items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _drop(receive: Receive) -> None:
@@ -124,7 +106,7 @@ class FaultMiddleware:
 
     def __init__(
         self,
-        app: App,
+        app: ASGIApp,
         registry: FaultRegistry,
         log: RequestLog,
         clock: Clock,
@@ -212,10 +194,10 @@ class FaultMiddleware:
         marker = {FAULT_HEADER: f"{spec.kind} {terminal.id}"}
         if spec.kind == "error":
             status = spec.status or 500
-            await _answer(send, status, f"injected fault: {status} (test mode)", marker)
+            await send_error(send, status, f"injected fault: {status} (test mode)", marker)
         elif spec.kind == "rate_limit":
             retry_after = spec.retryAfter if spec.retryAfter is not None else 1
-            await _answer(
+            await send_error(
                 send,
                 429,
                 f"injected fault: too many requests; retry after {retry_after} s (test mode)",

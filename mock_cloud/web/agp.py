@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mock_cloud.data_query import visible_documents
 from mock_cloud.datatypes.glucose import to_mgdl
-from mock_cloud.tables import ACTIVE, DatumRow
-from mock_cloud.timestamps import to_db
 from mock_cloud.web.day_data import local_time
 
 BIN_MINUTES = 15
@@ -70,15 +68,7 @@ def readings_between(
     session: Session, userid: str, start: datetime, end: datetime
 ) -> list[tuple[float, float]]:
     """(local minute of day, mg/dL) of the user's visible cbg in ``[start, end)``."""
-    documents = session.scalars(
-        select(DatumRow.document).where(
-            DatumRow.userid == userid,
-            DatumRow.status == ACTIVE,
-            DatumRow.type == "cbg",
-            DatumRow.time >= to_db(start),
-            DatumRow.time < to_db(end),
-        )
-    )
+    documents = visible_documents(session, userid, ("cbg",), start, end)
     return [_reading(document) for document in documents]
 
 

@@ -2,8 +2,8 @@
 
 A datum's local time is its UTC ``time`` plus its own ``timezoneOffset`` (UTC when it has
 none), so a day is the person's day as their devices showed it. Returns CGM readings, meter
-readings, boluses and basal segments (clipped to the day), plus which days have data, for
-the day picker.
+readings, boluses and basal segments (clipped to the day), plus the newest day with data
+(where the daily view opens).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mock_cloud.data_query import visible_documents
 from mock_cloud.datatypes.glucose import to_mgdl
 from mock_cloud.tables import ACTIVE, DatumRow
-from mock_cloud.timestamps import from_db, parse_rfc3339, to_db
+from mock_cloud.timestamps import parse_rfc3339
 
 DAY = timedelta(days=1)
 MAX_OFFSET = timedelta(hours=14)
@@ -83,16 +84,12 @@ def _minutes(moment: datetime, day: date) -> float:
 def load_day(session: Session, userid: str, day: date) -> Day:
     """The visible data of ``userid`` on local ``day``."""
     start = datetime(day.year, day.month, day.day)
-    documents = session.scalars(
-        select(DatumRow.document)
-        .where(
-            DatumRow.userid == userid,
-            DatumRow.status == ACTIVE,
-            DatumRow.type.in_(TYPES),
-            DatumRow.time >= to_db(_aware(start - MAX_OFFSET - BASAL_LOOKBACK)),
-            DatumRow.time < to_db(_aware(start + DAY + MAX_OFFSET)),
-        )
-        .order_by(DatumRow.time, DatumRow.pk)
+    documents = visible_documents(
+        session,
+        userid,
+        TYPES,
+        _aware(start - MAX_OFFSET - BASAL_LOOKBACK),
+        _aware(start + DAY + MAX_OFFSET),
     )
     result = Day(day)
     for document in documents:
@@ -146,13 +143,3 @@ def latest_day(session: Session, userid: str) -> date | None:
         .limit(1)
     )
     return local_time(document).date() if document is not None else None
-
-
-def first_day(session: Session, userid: str) -> date | None:
-    """The local day of the oldest visible datum of a drawn type, or None."""
-    oldest = session.scalar(
-        select(func.min(DatumRow.time)).where(
-            DatumRow.userid == userid, DatumRow.status == ACTIVE, DatumRow.type.in_(TYPES)
-        )
-    )
-    return from_db(oldest).date() if oldest is not None else None

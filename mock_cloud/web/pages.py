@@ -53,7 +53,6 @@ templates.env.filters["num"] = _number
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 REPORT_DAYS = (1, 7, 14, 30, 90)
-DEFAULT_REPORT_DAYS = 14
 
 
 def _user(session: Session, userid: str) -> UserRow:

@@ -84,6 +84,17 @@ def _postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of each kind that outlives one app: a SQLite file, or a
+    scratch PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
+        return
+    with scratch_database(postgres_server_url()) as url:
+        yield url
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """The storage backend: sqlite unless parametrized (indirectly) with postgresql."""

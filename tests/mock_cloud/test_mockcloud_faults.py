@@ -12,7 +12,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from mockcloud_helpers import PASSWORD, TOKEN_HEADER, Account, Api, Helpers, basic
+from mockcloud_helpers import (
+    PASSWORD,
+    TOKEN_HEADER,
+    Account,
+    Api,
+    Helpers,
+    basic,
+    data_set_body,
+    smbg,
+)
 from mockcloud_server import serve
 
 from mock_cloud import CloudSettings, create_app
@@ -227,29 +236,11 @@ def test_faults_under_uvicorn_with_the_client(
     with serve(server_app) as url, FaultsClient(url) as faults, httpx.Client(base_url=url) as http:
         token = http.post("/auth/login", auth=("qa@example.com", PASSWORD)).headers[TOKEN_HEADER]
         headers = {TOKEN_HEADER: token}
-        body = {
-            "client": {"name": "org.diahil.test", "version": "1.0.0"},
-            "dataSetType": "normal",
-            "deviceId": "M-1",
-            "deviceManufacturers": ["Acme"],
-            "deviceModel": "M",
-            "deviceSerialNumber": "1",
-            "deviceTags": ["bgm"],
-            "time": "2024-05-01T12:00:00Z",
-            "timeProcessing": "none",
-            "timezone": "UTC",
-            "timezoneOffset": 0,
-        }
+        body = data_set_body()
         data_set_id = http.post(f"/v1/users/{userid}/data_sets", json=body, headers=headers).json()[
             "id"
         ]
-        datum = {
-            "type": "smbg",
-            "units": "mg/dL",
-            "value": 99,
-            "time": "2024-05-01T08:00:00Z",
-            "deviceId": "M-1",
-        }
+        datum = smbg()
         faults.add(drop_after_store(path=UPLOADS, nth=1))
 
         with pytest.raises(httpx.RemoteProtocolError):
@@ -343,19 +334,7 @@ def test_hold_keeps_a_request_until_the_fault_is_removed(server_app: FastAPI) ->
                 hold(after_handling=after_handling, method="POST", path="/v1/users/*/data_sets")
             )
             answers: list[int] = []
-            body = {
-                "client": {"name": "org.diahil.test", "version": "1.0.0"},
-                "dataSetType": "normal",
-                "deviceId": f"D-{after_handling}",
-                "deviceManufacturers": ["Acme"],
-                "deviceModel": "M",
-                "deviceSerialNumber": "1",
-                "deviceTags": ["bgm"],
-                "time": "2024-05-01T12:00:00Z",
-                "timeProcessing": "none",
-                "timezone": "UTC",
-                "timezoneOffset": 0,
-            }
+            body = data_set_body(deviceId=f"D-{after_handling}")
 
             def post(body: dict[str, Any] = body, answers: list[int] = answers) -> None:
                 with httpx.Client(base_url=url, timeout=10) as client:

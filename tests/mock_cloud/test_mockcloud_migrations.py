@@ -3,15 +3,12 @@ PostgreSQL, and a database made by the foundation mock cloud is upgraded with it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from mockcloud_env import postgres_server_url, scratch_database
 from mockcloud_helpers import PASSWORD, TOKEN_HEADER, Account, Api, Helpers, basic
 
 from mock_cloud import CloudSettings, create_app, migrate
@@ -19,18 +16,8 @@ from mock_cloud.storage import normalise_url, open_engine
 from mock_cloud.tables import Base
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-        return
-    with scratch_database(postgres_server_url()) as url:
-        yield url
-
-
-def test_migrated_schema_matches_the_tables(empty_db: str) -> None:
-    engine = open_engine(empty_db)
+def test_migrated_schema_matches_the_tables(empty_db_url: str) -> None:
+    engine = open_engine(empty_db_url)
     try:
         with engine.connect() as connection:
             assert migrate.current_revision(connection) == migrate.head_revision()
@@ -40,11 +27,11 @@ def test_migrated_schema_matches_the_tables(empty_db: str) -> None:
         engine.dispose()
 
 
-def test_opening_twice_migrates_once(empty_db: str) -> None:
+def test_opening_twice_migrates_once(empty_db_url: str) -> None:
     for _ in range(2):
-        engine = open_engine(empty_db)
+        engine = open_engine(empty_db_url)
         engine.dispose()
-    engine = sa.create_engine(normalise_url(empty_db))
+    engine = sa.create_engine(normalise_url(empty_db_url))
     with engine.connect() as connection:
         versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     engine.dispose()

@@ -3,29 +3,15 @@ front; PostgreSQL URLs of every spelling reach psycopg."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from mockcloud_env import postgres_server_url, scratch_database
 from mockcloud_helpers import PASSWORD, TOKEN_HEADER, Account, Api, Helpers, basic
 
 from mock_cloud import CloudSettings, StorageError, create_app
 from mock_cloud.storage import normalise_url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database that outlives one app: a SQLite file, or a PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
-        return
-    with scratch_database(postgres_server_url()) as url:
-        yield url
-
-
-def test_data_survives_a_restart(durable_url: str) -> None:
-    url = durable_url
+def test_data_survives_a_restart(empty_db_url: str) -> None:
+    url = empty_db_url
     first = create_app(CloudSettings(db_url=url))
     api = Api(first)
     try:

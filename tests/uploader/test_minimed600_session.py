@@ -86,6 +86,16 @@ def _joined(link: ScriptedLink) -> None:
     link.expect(ANY, NGP["transmit_packet_ack_0x81"]["minimed"])  # high speed on
 
 
+def _at_high_speed(link: ScriptedLink) -> CnlSession:
+    """A session through the link's exchanges that ``_joined`` scripted: joined, high speed on."""
+    session = CnlSession(link, join_timeout_ms=10)
+    session.enter_passthrough()
+    session.open()
+    session.join()
+    session.set_high_speed(True)
+    return session
+
+
 def test_session_matches_the_emulator_vectors_byte_for_byte() -> None:
     link = ScriptedLink()
     _joined(link)
@@ -160,11 +170,7 @@ def test_a_corrupted_crc_is_asked_again_then_reported() -> None:
     bad = _corrupt(NGP["transmit_packet_response_time"]["minimed"])
     for _ in range(4):
         link.expect(ANY, ack, bad)
-    session = CnlSession(link, join_timeout_ms=10)
-    session.enter_passthrough()
-    session.open()
-    session.join()
-    session.set_high_speed(True)
+    session = _at_high_speed(link)
     with pytest.raises(MessageCorrupted) as caught:
         session.command(cmds.TIME_REQUEST)
     assert session.retried == 3
@@ -178,11 +184,7 @@ def test_a_retry_recovers_from_one_corrupted_answer() -> None:
     ack = NGP["transmit_packet_ack_0x81"]["minimed"]
     link.expect(ANY, ack, _corrupt(NGP["transmit_packet_response_time"]["minimed"]))
     link.expect(ANY, ack, NGP["transmit_packet_response_time"]["minimed"])
-    session = CnlSession(link, join_timeout_ms=10)
-    session.enter_passthrough()
-    session.open()
-    session.join()
-    session.set_high_speed(True)
+    session = _at_high_speed(link)
     session.ngp_sequence, session.frame_sequence = 0x7F, 0x7E  # the retry wraps to 2 and 1
     time = cmds.parse_time(session.command(cmds.TIME_REQUEST))
     assert time.rtc == 0x05F5E100 and session.retried == 1
@@ -193,11 +195,7 @@ def test_an_answer_to_another_message_is_refused() -> None:
     _joined(link)
     ack = NGP["transmit_packet_ack_0x81"]["minimed"]
     link.expect(ANY, ack, NGP["transmit_packet_response_time"]["minimed"])
-    session = CnlSession(link, join_timeout_ms=10)
-    session.enter_passthrough()
-    session.open()
-    session.join()
-    session.set_high_speed(True)
+    session = _at_high_speed(link)
     session.ngp_sequence = 2  # this request goes out as message 3; the answer is to 2
     with pytest.raises(ProtocolError, match="answered message 2 where 3"):
         session.command(cmds.TIME_REQUEST)
@@ -211,11 +209,7 @@ def test_a_wrong_link_key_is_named() -> None:
         NGP["transmit_packet_ack_0x81"]["minimed"],
         NGP["transmit_packet_response_time"]["minimed"],
     )
-    session = CnlSession(link, join_timeout_ms=10)
-    session.enter_passthrough()
-    session.open()
-    session.join()
-    session.set_high_speed(True)
+    session = _at_high_speed(link)
     session.key = bytes(16)  # the link holds a key that is not the pump's
     with pytest.raises(WrongLinkKey) as caught:
         session.command(cmds.TIME_REQUEST)
@@ -226,11 +220,7 @@ def test_a_silent_pump_after_joining_is_out_of_range() -> None:
     link = ScriptedLink()
     _joined(link)
     link.expect(ANY, NGP["transmit_packet_ack_0x81"]["minimed"])
-    session = CnlSession(link, join_timeout_ms=10)
-    session.enter_passthrough()
-    session.open()
-    session.join()
-    session.set_high_speed(True)
+    session = _at_high_speed(link)
     with pytest.raises(PumpOutOfRange, match="stopped answering"):
         session.command(cmds.STATUS_REQUEST)
 
@@ -288,11 +278,7 @@ def test_a_corrupted_history_packet_is_asked_for_again() -> None:
         _from_pump(PUMP_PLAIN["end_history_transmission"]),
         _from_pump(PUMP_PLAIN["pump_high_speed_mode_after_history"]),
     )
-    session = CnlSession(link, join_timeout_ms=10)
-    session.enter_passthrough()
-    session.open()
-    session.join()
-    session.set_high_speed(True)
+    session = _at_high_speed(link)
     session.frame_sequence = 8  # the vectors' history exchange is numbered 9
     sessions = session.read_history(hist.PUMP_DATA, None)
     assert [s.hex() for s in sessions] == [session_vectors["hex"]]

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
+from uploader.errors import DeviceCommunicationError
 from uploader.progress import Progress
 from uploader.records import DeviceData, DeviceIdentity
+
+T = TypeVar("T")
 
 
 class Driver(ABC):
@@ -46,3 +49,12 @@ class Driver(ABC):
     @abstractmethod
     async def disconnect(self) -> None:
         """Release the device. Must not raise: it runs after failures too."""
+
+
+def require(value: T | None) -> T:
+    """``value``, set by an earlier lifecycle step; a driver used out of order raises."""
+    if value is None:
+        raise DeviceCommunicationError(
+            "The driver was used out of order (connect, identify, fetch)."
+        )
+    return value

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from uploader.drivers.base import Driver
+from uploader.drivers.base import Driver, require
 from uploader.errors import DeviceCommunicationError, ProtocolError
 from uploader.pairing import PasskeyProvider
 from uploader.progress import Progress
 from uploader.protocols import racp
 from uploader.protocols.ble_time import decode_date_time, encode_date_time
+from uploader.records import DeviceIdentity
 from uploader.transports.ble import Advertisement, BleLink, BleStack, GattError
 
 
@@ -37,7 +38,8 @@ DATE_TIME = sig_uuid(0x2A08)
 
 class BleDriver(Driver):
     """A device found by a Bluetooth scan and reached through one ``BleLink``: the link is
-    opened (and paired, with ``passkey``) by ``connect`` and closed by ``disconnect``."""
+    opened (and paired, with ``passkey``) by ``connect`` and closed by ``disconnect``;
+    ``identify`` sets ``_identity``."""
 
     def __init__(
         self,
@@ -51,6 +53,18 @@ class BleDriver(Driver):
         self.passkey = passkey
         self.timeout_s = timeout_s
         self._link: BleLink | None = None
+        self._identity: DeviceIdentity | None = None
+
+    def _connected(self) -> BleLink:
+        """The open link (for ``identify``)."""
+        if self._link is None:
+            raise DeviceCommunicationError("The driver was used out of order (connect first).")
+        return self._link
+
+    def _require(self) -> BleLink:
+        """The open link of an identified device (for ``fetch`` and after)."""
+        require(self._identity)
+        return require(self._link)
 
     async def connect(self) -> None:
         self._link = await BleLink.open(self.stack, self.target, self.passkey)
@@ -71,6 +85,17 @@ class DeviceInformation:
     def device_id(self) -> str:
         """Tidepool ``deviceId``: model and serial, e.g. ``GuideMe-1234567``."""
         return re.sub(r"[^A-Za-z0-9]+", "", self.model) + "-" + self.serial_number
+
+    def identity(self, tags: tuple[str, ...], clock: datetime | None) -> DeviceIdentity:
+        return DeviceIdentity(
+            manufacturer=self.manufacturer,
+            model=self.model,
+            serial_number=self.serial_number,
+            firmware_version=self.firmware,
+            device_id=self.device_id(),
+            tags=tags,
+            clock=clock,
+        )
 
 
 async def read_text(link: BleLink, uuid: str, missing: str) -> str:
@@ -137,8 +162,9 @@ BUSY_WAIT_S = 0.05
 
 
 async def write_racp(link: BleLink, racp_uuid: str, request: bytes) -> None:
-    """Write a RACP request, waiting out "procedure already in progress": a device may finish
-    the previous procedure a moment after its final indication."""
+    """Write a control point request (RACP, IDD Command CP), waiting out "procedure already
+    in progress": a device may finish the previous procedure a moment after its final
+    indication."""
     for attempt in range(BUSY_RETRIES):
         try:
             await link.write(racp_uuid, request)
@@ -200,3 +226,27 @@ async def racp_count(link: BleLink, racp_uuid: str, request: bytes, timeout_s: f
             return answer.number_of_records
         if answer.request_op == racp.OpCode.REPORT_NUMBER:
             return None  # op code not supported and the like: counting is optional
+
+
+async def racp_read(
+    link: BleLink,
+    racp_uuid: str,
+    first: int | None,
+    filter_type: int,
+    on_record: Callable[[str, bytes], None],
+    progress: Progress,
+    timeout_s: float,
+) -> int:
+    """Count, then report, every stored record, or with ``first`` those from it on (by
+    ``filter_type``: sequence number, time offset): ``racp_count``, then ``racp_transfer``."""
+    if first is None:
+        count_request = racp.request(racp.OpCode.REPORT_NUMBER)
+        report_request = racp.request(racp.OpCode.REPORT_RECORDS)
+    else:
+        args = (racp.Operator.GREATER_OR_EQUAL, filter_type, first)
+        count_request = racp.request(racp.OpCode.REPORT_NUMBER, *args)
+        report_request = racp.request(racp.OpCode.REPORT_RECORDS, *args)
+    total = await racp_count(link, racp_uuid, count_request, timeout_s)
+    return await racp_transfer(
+        link, racp_uuid, report_request, on_record, progress, total, timeout_s
+    )

@@ -22,11 +22,10 @@ from typing import Literal
 
 from uploader.drivers.ble_common import (
     BleDriver,
-    racp_count,
-    racp_transfer,
+    racp_read,
     read_device_information,
 )
-from uploader.errors import DataIntegrityError, DeviceCommunicationError, ProtocolError
+from uploader.errors import DataIntegrityError, ProtocolError
 from uploader.pairing import PasskeyProvider
 from uploader.progress import Progress
 from uploader.protocols import cgms, racp
@@ -56,14 +55,11 @@ class CgmsDriver(BleDriver):
         timeout_s: float = 10.0,
     ) -> None:
         super().__init__(stack, target, passkey, timeout_s)
-        self._identity: DeviceIdentity | None = None
         self._feature: cgms.Feature | None = None
         self._session: cgms.SessionStartTime | None = None
 
     async def identify(self) -> DeviceIdentity:
-        link = self._link
-        if link is None:
-            raise DeviceCommunicationError("The driver was used out of order (connect first).")
+        link = self._connected()
         info = await read_device_information(link)
         try:
             self._feature = cgms.parse_feature(await link.read(cgms.FEATURE))
@@ -75,36 +71,16 @@ class CgmsDriver(BleDriver):
             raise DataIntegrityError(str(exc)) from None
         except cgms.CgmValueError as exc:
             raise ProtocolError(str(exc)) from None
-        self._identity = DeviceIdentity(
-            manufacturer=info.manufacturer,
-            model=info.model,
-            serial_number=info.serial_number,
-            firmware_version=info.firmware,
-            device_id=info.device_id(),
-            tags=("cgm",),
-            clock=None,
-        )
+        self._identity = info.identity(("cgm",), None)
         return self._identity
 
     async def fetch(self, progress: Progress, since: str | None = None) -> DeviceData:
-        link, session, feature = self._link, self._session, self._feature
-        if link is None or session is None or feature is None or self._identity is None:
-            raise DeviceCommunicationError(
-                "The driver was used out of order (connect, identify, fetch)."
-            )
+        link, session, feature = self._require(), self._session, self._feature
+        assert session is not None and feature is not None and self._identity is not None
         session_key = session.local_start.isoformat()
         first = _resume_offset(since, session_key)
         await link.subscribe(cgms.MEASUREMENT)
         await link.subscribe(cgms.RACP)
-        if first is None:
-            count_request = racp.request(racp.OpCode.REPORT_NUMBER)
-            report_request = racp.request(racp.OpCode.REPORT_RECORDS)
-        else:
-            args = (racp.Operator.GREATER_OR_EQUAL, racp.FILTER_TIME_OFFSET, first)
-            count_request = racp.request(racp.OpCode.REPORT_NUMBER, *args)
-            report_request = racp.request(racp.OpCode.REPORT_RECORDS, *args)
-        total = await racp_count(link, cgms.RACP, count_request, self.timeout_s)
-
         by_offset: dict[int, cgms.CgmMeasurement] = {}
 
         def on_record(uuid: str, value: bytes) -> None:
@@ -122,8 +98,8 @@ class CgmsDriver(BleDriver):
             for record in records:
                 by_offset[record.time_offset_minutes] = record
 
-        await racp_transfer(
-            link, cgms.RACP, report_request, on_record, progress, total, self.timeout_s
+        await racp_read(
+            link, cgms.RACP, first, racp.FILTER_TIME_OFFSET, on_record, progress, self.timeout_s
         )
         data = DeviceData(identity=self._identity)
         unusable = 0

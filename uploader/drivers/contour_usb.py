@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Literal, TypeVar
+from typing import Literal
 
-from uploader.drivers.base import Driver
-from uploader.errors import DeviceCommunicationError, ProtocolError
+from uploader.drivers.base import Driver, require
+from uploader.errors import ProtocolError
 from uploader.progress import Progress
 from uploader.protocols.astm_e1381 import E1381Receiver, Frame
 from uploader.protocols.contour_hid import ContourHidLink
@@ -42,7 +42,6 @@ MODELS: dict[int, str] = {
     0x6002: "Contour USB",
     0x7800: "Contour Next One",
 }
-T = TypeVar("T")
 
 MANUFACTURER = "Bayer"
 """Tidepool's manufacturer tag for Ascensia (formerly Bayer) meters."""
@@ -95,7 +94,7 @@ class ContourUsbDriver(Driver):
         return self._identity
 
     def _read_header(self) -> ContourHeader:
-        receiver = _require(self._receiver)
+        receiver = require(self._receiver)
         receiver.drain()
         receiver.establish()
         self._frames = receiver.frames()
@@ -109,10 +108,10 @@ class ContourUsbDriver(Driver):
         return await asyncio.to_thread(self._read_results, progress)
 
     def _read_results(self, progress: Progress) -> DeviceData:
-        header = _require(self._header)
-        identity = _require(self._identity)
-        frames = _require(self._frames)
-        receiver = _require(self._receiver)
+        header = require(self._header)
+        identity = require(self._identity)
+        frames = require(self._frames)
+        receiver = require(self._receiver)
         data = DeviceData(identity=identity)
         skipped: dict[str, int] = {}
         results = 0
@@ -181,11 +180,3 @@ class ContourUsbDriver(Driver):
         transport, self._transport = self._transport, None
         if transport is not None:
             await asyncio.to_thread(transport.close)
-
-
-def _require(value: T | None) -> T:
-    if value is None:
-        raise DeviceCommunicationError(
-            "The driver was used out of order (connect, identify, fetch)."
-        )
-    return value

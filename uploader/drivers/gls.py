@@ -26,19 +26,17 @@ from typing import Literal
 
 from uploader.drivers.ble_common import (
     BleDriver,
-    DeviceInformation,
-    racp_count,
+    racp_read,
     racp_transfer,
     read_clock,
     read_device_information,
     write_clock,
 )
-from uploader.errors import DeviceCommunicationError, ProtocolError
-from uploader.pairing import PasskeyProvider
+from uploader.errors import ProtocolError
 from uploader.progress import NoProgress, Progress
 from uploader.protocols import gls, racp
 from uploader.records import BgReading, DeviceData, DeviceIdentity
-from uploader.transports.ble import Advertisement, BleLink, BleStack
+from uploader.transports.ble import BleLink
 
 
 class GlsDriver(BleDriver):
@@ -47,39 +45,11 @@ class GlsDriver(BleDriver):
     service = gls.SERVICE
     compat_family = "gls"
 
-    def __init__(
-        self,
-        stack: BleStack,
-        target: Advertisement,
-        passkey: PasskeyProvider | None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        super().__init__(stack, target, passkey, timeout_s)
-        self._info: DeviceInformation | None = None
-        self._identity: DeviceIdentity | None = None
-
-    def _require(self) -> BleLink:
-        if self._link is None or self._identity is None:
-            raise DeviceCommunicationError(
-                "The driver was used out of order (connect, identify, fetch)."
-            )
-        return self._link
-
     async def identify(self) -> DeviceIdentity:
-        link = self._link
-        if link is None:
-            raise DeviceCommunicationError("The driver was used out of order (connect first).")
+        link = self._connected()
         info = await read_device_information(link)
         gls.parse_feature(await link.read(gls.FEATURE))  # also proves the link is trusted
-        self._identity = DeviceIdentity(
-            manufacturer=info.manufacturer,
-            model=info.model,
-            serial_number=info.serial_number,
-            firmware_version=info.firmware,
-            device_id=info.device_id(),
-            tags=("bgm",),
-            clock=await read_clock(link),
-        )
+        self._identity = info.identity(("bgm",), await read_clock(link))
         return self._identity
 
     async def fetch(self, progress: Progress, since: str | None = None) -> DeviceData:
@@ -99,14 +69,6 @@ class GlsDriver(BleDriver):
                     "or replaced): its whole memory was read; the cloud keeps one copy of each."
                 )
                 first = None
-        if first is None:
-            count_request = racp.request(racp.OpCode.REPORT_NUMBER)
-            report_request = racp.request(racp.OpCode.REPORT_RECORDS)
-        else:
-            args = (racp.Operator.GREATER_OR_EQUAL, racp.FILTER_SEQUENCE_NUMBER, first)
-            count_request = racp.request(racp.OpCode.REPORT_NUMBER, *args)
-            report_request = racp.request(racp.OpCode.REPORT_RECORDS, *args)
-        total = await racp_count(link, gls.RACP, count_request, self.timeout_s)
 
         measurements: dict[int, gls.GlucoseMeasurement] = {}
 
@@ -120,8 +82,8 @@ class GlsDriver(BleDriver):
             if first is None or measurement.sequence >= first:
                 measurements[measurement.sequence] = measurement
 
-        await racp_transfer(
-            link, gls.RACP, report_request, on_record, progress, total, self.timeout_s
+        await racp_read(
+            link, gls.RACP, first, racp.FILTER_SEQUENCE_NUMBER, on_record, progress, self.timeout_s
         )
         data = DeviceData(identity=self._identity, notes=notes)
         unusable = 0

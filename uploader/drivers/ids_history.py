@@ -53,7 +53,6 @@ STOPPING_ALARMS = frozenset(
 )
 """Annunciations after which a pump stops delivery by itself: a suspend recorded in the same
 second is automatic."""
-CORRUPTION = ids.EventType.DATA_CORRUPTION
 REFILL_THRESHOLD_U = 1.0
 """A rise of the reservoir's remaining amount by more than this is a reservoir change."""
 

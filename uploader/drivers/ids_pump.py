@@ -24,18 +24,15 @@ pump's clock (the pump's own app does).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
 from uploader.drivers.ble_common import (
-    BUSY_CODES,
-    BUSY_RETRIES,
-    BUSY_WAIT_S,
     BleDriver,
     read_clock,
     read_device_information,
+    write_racp,
 )
 from uploader.drivers.ids_history import HistoryError, HistoryInterpreter, HistoryState
 from uploader.errors import DataIntegrityError, DeviceCommunicationError, ProtocolError
@@ -44,7 +41,7 @@ from uploader.progress import Progress
 from uploader.protocols import ids
 from uploader.pump_records import PumpSettingsSnapshot, TimeBlock
 from uploader.records import DeviceData, DeviceIdentity
-from uploader.transports.ble import Advertisement, BleLink, BleStack, GattError
+from uploader.transports.ble import Advertisement, BleLink, BleStack
 
 MS_PER_MIN = 60_000
 TEMPLATE_READS: tuple[tuple[str, ids.TemplateType, ids.CommandOp, int, int], ...] = (
@@ -54,6 +51,12 @@ TEMPLATE_READS: tuple[tuple[str, ids.TemplateType, ids.CommandOp, int, int], ...
     ("carb", ids.TemplateType.I2CHO, ids.CommandOp.READ_I2CHO_TEMPLATE, 1, 3),
     ("target", ids.TemplateType.TARGET_RANGE, ids.CommandOp.READ_TARGET_RANGE_TEMPLATE, 2, 2),
 )
+RESPONSE_OF = {
+    ids.CommandOp.READ_BASAL_RATE_TEMPLATE: ids.CommandOp.READ_BASAL_RATE_TEMPLATE_RESPONSE,
+    ids.CommandOp.READ_ISF_TEMPLATE: ids.CommandOp.READ_ISF_TEMPLATE_RESPONSE,
+    ids.CommandOp.READ_I2CHO_TEMPLATE: ids.CommandOp.READ_I2CHO_TEMPLATE_RESPONSE,
+    ids.CommandOp.READ_TARGET_RANGE_TEMPLATE: ids.CommandOp.READ_TARGET_RANGE_TEMPLATE_RESPONSE,
+}
 FEATURE_FOR_KIND = {
     "basal": ids.FEATURE_BASAL_RATE,
     "isf": ids.FEATURE_ISF_PROFILE,
@@ -80,16 +83,13 @@ class IdsPumpDriver(BleDriver):
         timeout_s: float = 10.0,
     ) -> None:
         super().__init__(stack, target, passkey, timeout_s)
-        self._identity: DeviceIdentity | None = None
         self._features: ids.Features | None = None
         self._status: ids.Status | None = None
         self._counter = 0
         self._counters: dict[str, ids.CounterCheck] = {}
 
     async def identify(self) -> DeviceIdentity:
-        link = self._link
-        if link is None:
-            raise DeviceCommunicationError("The driver was used out of order (connect first).")
+        link = self._connected()
         info = await read_device_information(link)
         try:
             self._features = ids.parse_features(await link.read(ids.FEATURES))
@@ -100,27 +100,12 @@ class IdsPumpDriver(BleDriver):
             raise DataIntegrityError(f"The pump's {exc}.") from None
         except ids.IdsFormatError as exc:
             raise ProtocolError(f"The pump sent an unreadable value: {exc}.") from None
-        self._identity = DeviceIdentity(
-            manufacturer=info.manufacturer,
-            model=info.model,
-            serial_number=info.serial_number,
-            firmware_version=info.firmware,
-            device_id=info.device_id(),
-            tags=("insulin-pump",),
-            clock=await read_clock(link),
-        )
+        self._identity = info.identity(("insulin-pump",), await read_clock(link))
         return self._identity
 
     @property
     def _e2e(self) -> bool:
         return self._features is not None and self._features.e2e
-
-    def _require(self) -> BleLink:
-        if self._link is None or self._identity is None:
-            raise DeviceCommunicationError(
-                "The driver was used out of order (connect, identify, fetch)."
-            )
-        return self._link
 
     async def fetch(self, progress: Progress, since: str | None = None) -> DeviceData:
         link = self._require()
@@ -181,15 +166,7 @@ class IdsPumpDriver(BleDriver):
 
     async def _write(self, uuid: str, body: bytes) -> None:
         request = ids.protect(body, self._e2e, self._next_counter())
-        link = self._require()
-        for attempt in range(BUSY_RETRIES):
-            try:
-                await link.write(uuid, request)
-                return
-            except GattError as error:
-                if error.att_code not in BUSY_CODES or attempt == BUSY_RETRIES - 1:
-                    raise
-                await asyncio.sleep(BUSY_WAIT_S)
+        await write_racp(self._require(), uuid, request)
 
     async def _command(self, op: ids.CommandOp, operand: bytes = b"") -> list[ids.CpResponse]:
         """Run one Command Control Point procedure: the response values (from Command Data
@@ -239,20 +216,14 @@ class IdsPumpDriver(BleDriver):
                     chunks = [
                         ids.parse_template_chunk(a.operand, per_block, max_blocks)
                         for a in answers
-                        if a.op == read_op + _RESPONSE_STEP[read_op]
+                        if a.op == RESPONSE_OF[read_op]
                     ]
                     blocks = _blocks(chunks)
                     if blocks:
                         read[kind][number] = blocks
         except _Refused as refused:
             raise ProtocolError(f"The pump refused to report its settings ({refused}).") from None
-        kinds = {
-            "basal": ids.TemplateType.BASAL_RATE,
-            "isf": ids.TemplateType.ISF,
-            "carb": ids.TemplateType.I2CHO,
-            "target": ids.TemplateType.TARGET_RANGE,
-        }
-        active = {kind: activated[t] for kind, t in kinds.items() if t in activated}
+        active = {kind: activated[t] for kind, t, *_ in TEMPLATE_READS if t in activated}
         if not read["basal"]:
             return None
         return PumpSettingsSnapshot(
@@ -385,18 +356,6 @@ OUT_OF_RANGE = 0x73
 NOT_SUPPORTED = 0x70
 MAX_TEMPLATES = 8
 """Template numbers tried when the pump cannot list its templates."""
-
-
-_RESPONSE_STEP = {
-    ids.CommandOp.READ_BASAL_RATE_TEMPLATE: ids.CommandOp.READ_BASAL_RATE_TEMPLATE_RESPONSE
-    - ids.CommandOp.READ_BASAL_RATE_TEMPLATE,
-    ids.CommandOp.READ_ISF_TEMPLATE: ids.CommandOp.READ_ISF_TEMPLATE_RESPONSE
-    - ids.CommandOp.READ_ISF_TEMPLATE,
-    ids.CommandOp.READ_I2CHO_TEMPLATE: ids.CommandOp.READ_I2CHO_TEMPLATE_RESPONSE
-    - ids.CommandOp.READ_I2CHO_TEMPLATE,
-    ids.CommandOp.READ_TARGET_RANGE_TEMPLATE: ids.CommandOp.READ_TARGET_RANGE_TEMPLATE_RESPONSE
-    - ids.CommandOp.READ_TARGET_RANGE_TEMPLATE,
-}
 
 
 def _one(answers: Iterable[ids.CpResponse], op: int) -> bytes | None:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from uploader.drivers.base import Driver
+from uploader.drivers.base import Driver, require
 from uploader.drivers.minimed600_history import Carry, interpret
 from uploader.drivers.minimed600_session import CnlSession
 from uploader.errors import DeviceCommunicationError, DeviceDisconnected, ProtocolError
@@ -94,7 +94,7 @@ class MiniMed600Driver(Driver):
         await asyncio.to_thread(self._guarded, self._start, "connecting to the pump")
 
     def _start(self) -> None:
-        session = _require(self._session)
+        session = require(self._session)
         session.enter_passthrough()
         session.open()
         session.join()
@@ -112,7 +112,7 @@ class MiniMed600Driver(Driver):
             ) from None
 
     async def identify(self) -> DeviceIdentity:
-        session = _require(self._session)
+        session = require(self._session)
         time = await asyncio.to_thread(
             self._guarded,
             lambda: cmds.parse_time(session.command(cmds.TIME_REQUEST)),
@@ -136,8 +136,8 @@ class MiniMed600Driver(Driver):
         )
 
     def _read(self, progress: Progress, since: str | None) -> DeviceData:
-        session = _require(self._session)
-        identity = _require(self._identity)
+        session = require(self._session)
+        identity = require(self._identity)
         progress.start("read", 2 + len(cmds.PATTERN_NAMES) + 3)
         status = cmds.parse_status(session.command(cmds.STATUS_REQUEST))
         progress.advance("read")
@@ -275,11 +275,3 @@ class _Cursor:
 
     def dump(self) -> str:
         return json.dumps({"settings": self.settings, "carry": self.carry.to_json()})
-
-
-def _require(value: T | None) -> T:
-    if value is None:
-        raise DeviceCommunicationError(
-            "The driver was used out of order (connect, identify, fetch)."
-        )
-    return value

@@ -279,10 +279,7 @@ class CnlSession:
         raise AssertionError("unreachable")
 
     def _command_once(self, command: int, parameters: bytes) -> bytes:
-        self.ngp_sequence = _next(self.ngp_sequence)
-        self.frame_sequence = _next(self.frame_sequence)
-        sequence, inner = self.ngp_sequence, self.frame_sequence
-        self._transmit(sequence, inner, command, parameters)
+        inner = self._send_only(command, parameters)
         try:
             answer = self._expect(mm.RECEIVE_MESSAGE)
         except DeviceTimeout:
@@ -291,24 +288,7 @@ class CnlSession:
                 "link's range, or it does not share the link's key.",
                 kept=NOTHING_SENT,
             ) from None
-        message = ngp.decode_ngp(answer.payload)
-        if message.command != ngp.COMMAND_RESPONSE:
-            raise ProtocolError(
-                f"The Contour Next Link answered with NGP command 0x{message.command:02x}."
-            )
-        response = ngp.parse_transmit_response(message.payload)
-        info = self._info()
-        if response.pump_mac != info.pump_mac or response.link_mac != info.link_mac:
-            raise ProtocolError("An answer came from a pump this link is not paired with.")
-        if response.sequence != sequence:
-            raise ProtocolError(
-                f"The pump answered message {response.sequence} where {sequence} was expected."
-            )
-        assert self.channel is not None
-        try:
-            frame = ngp.decode_frame(ngp.decrypt(self.key, self.channel, response.encrypted))
-        except WrongLinkKey as wrong:
-            raise WrongLinkKey(wrong.message, kept=NOTHING_SENT) from None
+        frame = self._open(ngp.decode_ngp(answer.payload), self.ngp_sequence)
         expected = cmds.RESPONSE_TO.get(command)
         if frame.sequence != inner or (expected is not None and frame.command != expected):
             raise ProtocolError(
@@ -350,7 +330,9 @@ class CnlSession:
                 )
             return frame
 
-    def _open(self, message: ngp.NgpMessage) -> ngp.PumpFrame:
+    def _open(self, message: ngp.NgpMessage, sequence: int | None = None) -> ngp.PumpFrame:
+        """The pump frame a link message carries, checked to come from the paired pump (and,
+        given ``sequence``, to answer that NGP message) and decrypted."""
         if message.command != ngp.COMMAND_RESPONSE:
             raise ProtocolError(
                 f"The Contour Next Link answered with NGP command 0x{message.command:02x}."
@@ -359,6 +341,10 @@ class CnlSession:
         info = self._info()
         if response.pump_mac != info.pump_mac or response.link_mac != info.link_mac:
             raise ProtocolError("An answer came from a pump this link is not paired with.")
+        if sequence is not None and response.sequence != sequence:
+            raise ProtocolError(
+                f"The pump answered message {response.sequence} where {sequence} was expected."
+            )
         assert self.channel is not None
         try:
             return ngp.decode_frame(ngp.decrypt(self.key, self.channel, response.encrypted))

@@ -36,8 +36,7 @@ import secrets
 from pathlib import Path
 
 from uploader.drivers import tslim_x2_jpake
-from uploader.drivers.base import Driver
-from uploader.drivers.ble_common import read_device_information
+from uploader.drivers.ble_common import BleDriver, read_device_information
 from uploader.drivers.tslim_x2_history import TslimCursor, interpret
 from uploader.drivers.tslim_x2_status import PumpStatus, read_settings, read_status
 from uploader.errors import (
@@ -133,7 +132,7 @@ class TandemCodeStore:
         os.chmod(self.path, 0o600)
 
 
-class TslimX2Driver(Driver):
+class TslimX2Driver(BleDriver):
     """A Tandem t:slim X2 found by a Bluetooth scan (see the module docstring)."""
 
     service = tandem.SERVICE_UUID
@@ -149,13 +148,9 @@ class TslimX2Driver(Driver):
         code: CodeProvider | None = None,
         codes: TandemCodeStore | None = None,
     ) -> None:
-        self.stack = stack
-        self.target = target
-        self.timeout_s = timeout_s
+        super().__init__(stack, target, passkey, timeout_s)
         self.code = code or terminal_code_prompt()
         self.codes = codes or TandemCodeStore()
-        self._link: BleLink | None = None
-        self._identity: DeviceIdentity | None = None
         self._joiners: dict[str, Joiner] = {}
         self._transaction = 0
         self._jpake_secret: bytes | None = None
@@ -169,23 +164,18 @@ class TslimX2Driver(Driver):
 
     # -- link and messages -------------------------------------------------------------------
 
-    def _require(self) -> BleLink:
-        if self._link is None:
-            raise ProtocolError("The driver was used out of order (connect first).")
-        return self._link
-
     def _next_transaction(self) -> int:
         self._transaction = (self._transaction + 1) % 256
         return self._transaction
 
     async def _send(self, uuid: str, message: Message) -> None:
-        link = self._require()
+        link = self._connected()
         for packet in tandem.packets(message):
             await link.write(uuid, packet)
 
     async def _receive(self, uuid: str, doing: str, timeout_s: float | None = None) -> Message:
         """The next whole message notified on ``uuid`` (others' messages are kept joining)."""
-        link = self._require()
+        link = self._connected()
         while True:
             source, value = await link.next_event(timeout_s or self.timeout_s, doing)
             joiner = self._joiners.setdefault(source, Joiner())
@@ -344,7 +334,7 @@ class TslimX2Driver(Driver):
         return True
 
     async def identify(self) -> DeviceIdentity:
-        link = self._require()
+        link = self._connected()
         info = await read_device_information(link)
         request = Message(TIME_SINCE_RESET_REQUEST, self._next_transaction(), b"")
         answer = await self._ask(tandem.CURRENT_STATUS_UUID, request, "reading the pump's clock")
@@ -355,15 +345,7 @@ class TslimX2Driver(Driver):
             self.status = await read_status(self._ask_status, self._next_transaction, self._label)
         except FrameError as exc:
             raise ProtocolError(f"The pump's API version answer is unreadable: {exc}.") from None
-        self._identity = DeviceIdentity(
-            manufacturer=info.manufacturer,
-            model=info.model,
-            serial_number=info.serial_number,
-            firmware_version=info.firmware,
-            device_id=info.device_id(),
-            tags=("insulin-pump",),
-            clock=tandem_history.pump_time(seconds),
-        )
+        self._identity = info.identity(("insulin-pump",), tandem_history.pump_time(seconds))
         return self._identity
 
     async def fetch(self, progress: Progress, since: str | None = None) -> DeviceData:
@@ -444,8 +426,3 @@ class TslimX2Driver(Driver):
             if stream == stream_id:
                 got.extend(entries)
         return tandem_history.check_range(got, first, count)
-
-    async def disconnect(self) -> None:
-        link, self._link = self._link, None
-        if link is not None:
-            await link.close()

@@ -14,6 +14,7 @@ Follows ../shared/specs/tidepool-uploader/docs/checklisttemplates/BGMChecklist.m
 from __future__ import annotations
 
 from uploader.datamodel import Annotation, Smbg
+from uploader.normalize.placed import placement
 from uploader.records import BgReading, DeviceIdentity
 from uploader.timeproc import TimeProcessor
 
@@ -46,11 +47,7 @@ def smbg_from_reading(reading: BgReading, identity: DeviceIdentity, times: TimeP
                 )
             ]
     return Smbg(
-        time=when.time,
-        device_time=reading.device_time,
-        timezone_offset=when.timezone_offset,
-        clock_drift_offset=when.clock_drift_offset,
-        conversion_offset=when.conversion_offset,
+        **placement(when, reading.device_time),
         device_id=identity.device_id,
         units=reading.units,
         value=round(value) if reading.units == "mg/dL" else value,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 from uploader.datamodel import Annotation, Cbg
+from uploader.normalize.placed import placement
 from uploader.records import CgmReading, DeviceIdentity
 from uploader.timeproc import TimeFields, TimeProcessor
 
@@ -39,11 +40,7 @@ def cbg_from_reading(reading: CgmReading, identity: DeviceIdentity, fallback: Ti
         ]
     trend = reading.trend_mg_dl_per_min
     return Cbg(
-        time=when.time,
-        device_time=reading.device_time,
-        timezone_offset=when.timezone_offset,
-        clock_drift_offset=when.clock_drift_offset,
-        conversion_offset=when.conversion_offset,
+        **placement(when, reading.device_time),
         device_id=identity.device_id,
         units="mg/dL",
         value=round(reading.value_mg_dl),

@@ -48,6 +48,7 @@ from uploader.datamodel.pump_settings import (
     SettingsUnits,
     TargetSegment,
 )
+from uploader.normalize.placed import placed
 from uploader.normalize.wizard import wizard_datum
 from uploader.pump_records import (
     PumpBasal,
@@ -78,23 +79,12 @@ def pump_datums(
     return out
 
 
-def _placed(device_time: datetime, index: int | None, times: TimeProcessor) -> dict[str, object]:
-    when = times.fields(device_time, index)
-    return {
-        "time": when.time,
-        "device_time": device_time,
-        "timezone_offset": when.timezone_offset,
-        "clock_drift_offset": when.clock_drift_offset,
-        "conversion_offset": when.conversion_offset,
-    }
-
-
 def bolus_datum(bolus: PumpBolus, identity: DeviceIdentity, times: TimeProcessor) -> Bolus:
-    common = _placed(bolus.device_time, bolus.index, times)
+    common = placed(bolus.device_time, bolus.index, times)
     cut = bolus.interrupted
     if bolus.kind == "normal":
         return Bolus(
-            **common,  # type: ignore[arg-type]
+            **common,
             device_id=identity.device_id,
             sub_type="automated" if bolus.automated else "normal",
             normal=bolus.normal,
@@ -102,7 +92,7 @@ def bolus_datum(bolus: PumpBolus, identity: DeviceIdentity, times: TimeProcessor
         )
     if bolus.kind == "extended":
         return Bolus(
-            **common,  # type: ignore[arg-type]
+            **common,
             device_id=identity.device_id,
             sub_type="square",
             extended=bolus.extended,
@@ -112,7 +102,7 @@ def bolus_datum(bolus: PumpBolus, identity: DeviceIdentity, times: TimeProcessor
         )
     normal_cut = bolus.normal < bolus.expected_normal
     return Bolus(
-        **common,  # type: ignore[arg-type]
+        **common,
         device_id=identity.device_id,
         sub_type="dual/square",
         normal=bolus.normal,
@@ -162,22 +152,20 @@ def basal_datums(
     identity: DeviceIdentity,
     times: TimeProcessor,
 ) -> list[Basal]:
-    names = settings.schedule_names if settings is not None else {}
-    name = (
-        names.get(basal.schedule) or schedule_name(basal.schedule)
-        if basal.schedule is not None
-        else None
-    )
-    if basal.delivery_type != "scheduled" and basal.suppressed_rate is not None:
-        return [_reported_suppression(basal, name, identity, times)]
+    name = _schedule_name(basal.schedule, settings) if basal.schedule is not None else None
     blocks = None
     if settings is not None and basal.schedule is not None:
         blocks = settings.basal_schedules.get(basal.schedule)
-    if basal.delivery_type == "scheduled" or not blocks:
+    if basal.delivery_type != "scheduled" and basal.suppressed_rate is not None:
+        # the pump recorded the suppressed rate with the interval: one piece
+        pieces = [(basal.device_time, basal.duration_ms, basal.suppressed_rate)]
+    elif basal.delivery_type != "scheduled" and blocks:
+        pieces = _pieces(basal.device_time, basal.duration_ms, blocks)
+    else:
         rate = basal.rate  # a percentage temp basal without its schedule fails validation
         return [
             Basal(
-                **_placed(basal.device_time, basal.index, times),  # type: ignore[arg-type]
+                **placed(basal.device_time, basal.index, times),
                 device_id=identity.device_id,
                 delivery_type=basal.delivery_type,
                 duration=basal.duration_ms,
@@ -187,7 +175,6 @@ def basal_datums(
                 schedule_name=name if basal.delivery_type == "scheduled" else None,
             )
         ]
-    pieces = _pieces(basal.device_time, basal.duration_ms, blocks)
     out: list[Basal] = []
     for number, (start, length, scheduled) in enumerate(pieces):
         last = number == len(pieces) - 1
@@ -201,7 +188,7 @@ def basal_datums(
                 piece_rate = round(basal.percent * scheduled, 4)
         out.append(
             Basal(
-                **_placed(start, basal.index, times),  # type: ignore[arg-type]
+                **placed(start, basal.index, times),
                 device_id=identity.device_id,
                 delivery_type=basal.delivery_type,
                 duration=length,
@@ -216,35 +203,13 @@ def basal_datums(
     return out
 
 
-def _reported_suppression(
-    basal: PumpBasal, name: str | None, identity: DeviceIdentity, times: TimeProcessor
-) -> Basal:
-    """A temp basal or suspend whose suppressed rate the pump recorded with it (one piece)."""
-    assert basal.suppressed_rate is not None
-    rate = basal.rate
-    if basal.delivery_type == "temp" and rate is None and basal.percent is not None:
-        rate = round(basal.percent * basal.suppressed_rate, 4)
-    return Basal(
-        **_placed(basal.device_time, basal.index, times),  # type: ignore[arg-type]
-        device_id=identity.device_id,
-        delivery_type=basal.delivery_type,
-        duration=basal.duration_ms,
-        expected_duration=basal.expected_duration_ms,
-        rate=rate if basal.delivery_type == "temp" else None,
-        percent=basal.percent,
-        suppressed=Suppressed(
-            delivery_type="scheduled", rate=basal.suppressed_rate, schedule_name=name
-        ),
-    )
-
-
 def event_datum(event: PumpEvent, identity: DeviceIdentity, times: TimeProcessor) -> DeviceDatum:
-    common = _placed(event.device_time, event.index, times)
+    common = placed(event.device_time, event.index, times)
     if event.kind == "reservoirChange":
-        return ReservoirChange(**common, device_id=identity.device_id)  # type: ignore[arg-type]
+        return ReservoirChange(**common, device_id=identity.device_id)
     if event.kind == "prime":
         return Prime(
-            **common,  # type: ignore[arg-type]
+            **common,
             device_id=identity.device_id,
             prime_target=event.prime_target or "tubing",
             volume=event.volume,
@@ -259,28 +224,42 @@ def event_datum(event: PumpEvent, identity: DeviceIdentity, times: TimeProcessor
                 else StatusReason(resumed=event.reason)
             )
         return DeliveryStatus(
-            **common,  # type: ignore[arg-type]
+            **common,
             device_id=identity.device_id,
             status=event.status,
             reason=reason,
         )
     assert event.alarm_type is not None
     return Alarm(
-        **common,  # type: ignore[arg-type]
+        **common,
         device_id=identity.device_id,
         alarm_type=event.alarm_type,
         payload=dict(event.payload) if event.payload else None,
     )
 
 
+def _schedule_name(number: int, settings: PumpSettingsSnapshot | None) -> str:
+    """The pump's own name of schedule ``number``, else ``Template <n>``."""
+    names = settings.schedule_names if settings is not None else {}
+    return names.get(number) or schedule_name(number)
+
+
 def _named(
-    schedules: dict[int, tuple[TimeBlock, ...]], names: dict[int, str] | None = None
+    schedules: dict[int, tuple[TimeBlock, ...]], settings: PumpSettingsSnapshot
 ) -> dict[str, tuple[TimeBlock, ...]]:
-    names = names or {}
     return {
-        names.get(number) or schedule_name(number): blocks
-        for number, blocks in sorted(schedules.items())
+        _schedule_name(number, settings): blocks for number, blocks in sorted(schedules.items())
     }
+
+
+def _amounts(
+    schedules: dict[int, tuple[TimeBlock, ...]], settings: PumpSettingsSnapshot
+) -> dict[str, list[AmountSegment]] | None:
+    """Carb ratios or insulin sensitivities by schedule name (None: the pump keeps none)."""
+    return {
+        name: [AmountSegment(start=b.start_ms, amount=b.values[0]) for b in blocks]
+        for name, blocks in _named(schedules, settings).items()
+    } or None
 
 
 def settings_datum(
@@ -288,27 +267,17 @@ def settings_datum(
 ) -> PumpSettings:
     active = settings.active_basal
     return PumpSettings(
-        **_placed(settings.device_time, None, times),  # type: ignore[arg-type]
+        **placed(settings.device_time, None, times),
         device_id=identity.device_id,
-        active_schedule=settings.schedule_names.get(active) or schedule_name(active)
+        active_schedule=_schedule_name(active, settings)
         if active is not None and active in settings.basal_schedules
         else None,
         basal_schedules={
             name: [BasalSegment(start=b.start_ms, rate=b.values[0]) for b in blocks]
-            for name, blocks in _named(settings.basal_schedules, settings.schedule_names).items()
+            for name, blocks in _named(settings.basal_schedules, settings).items()
         },
-        carb_ratios={
-            name: [AmountSegment(start=b.start_ms, amount=b.values[0]) for b in blocks]
-            for name, blocks in _named(settings.carb_ratios, settings.schedule_names).items()
-        }
-        or None,
-        insulin_sensitivities={
-            name: [AmountSegment(start=b.start_ms, amount=b.values[0]) for b in blocks]
-            for name, blocks in _named(
-                settings.insulin_sensitivities, settings.schedule_names
-            ).items()
-        }
-        or None,
+        carb_ratios=_amounts(settings.carb_ratios, settings),
+        insulin_sensitivities=_amounts(settings.insulin_sensitivities, settings),
         bg_targets={
             name: [
                 TargetSegment(start=b.start_ms, target=b.values[0])
@@ -316,7 +285,7 @@ def settings_datum(
                 else TargetSegment(start=b.start_ms, low=b.values[0], high=b.values[1])
                 for b in blocks
             ]
-            for name, blocks in _named(settings.bg_targets, settings.schedule_names).items()
+            for name, blocks in _named(settings.bg_targets, settings).items()
         }
         or None,
         units=SettingsUnits(bg="mg/dL", carb="grams"),

@@ -5,6 +5,7 @@ is the display time the change set (``to``), as the Tidepool uploader does."""
 from __future__ import annotations
 
 from uploader.datamodel.device_event import TimeChange, TimeChangeInfo
+from uploader.normalize.placed import placement
 from uploader.records import DeviceIdentity, DeviceTimeChange
 from uploader.time_bootstrap import UtcBootstrapping
 
@@ -12,13 +13,8 @@ from uploader.time_bootstrap import UtcBootstrapping
 def time_change_datum(
     change: DeviceTimeChange, identity: DeviceIdentity, times: UtcBootstrapping
 ) -> TimeChange:
-    when = times.change_fields(change)
     return TimeChange(
-        time=when.time,
-        device_time=change.to_time,
-        timezone_offset=when.timezone_offset,
-        clock_drift_offset=when.clock_drift_offset,
-        conversion_offset=when.conversion_offset,
+        **placement(times.change_fields(change), change.to_time),
         device_id=identity.device_id,
         method=change.agent,
         previous=TimeChangeInfo(time=change.from_time),

@@ -8,6 +8,7 @@ here, its cloud id at upload: ``uploader.wizard_links``).
 from __future__ import annotations
 
 from uploader.datamodel.wizard import BgTarget, Recommended, Wizard
+from uploader.normalize.placed import placed
 from uploader.pump_records import PumpBolus, PumpWizard
 from uploader.records import DeviceIdentity
 from uploader.timeproc import TimeProcessor
@@ -16,7 +17,6 @@ from uploader.timeproc import TimeProcessor
 def wizard_datum(
     wizard: PumpWizard, boluses: list[PumpBolus], identity: DeviceIdentity, times: TimeProcessor
 ) -> Wizard:
-    when = times.fields(wizard.device_time, wizard.index)
     linked = None
     if wizard.bolus_link is not None:
         linked = next((b for b in boluses if b.link == wizard.bolus_link), None)
@@ -26,11 +26,7 @@ def wizard_datum(
         payload = {"carbInput": wizard.carb_input}
         carbs = None
     return Wizard(
-        time=when.time,
-        device_time=wizard.device_time,
-        timezone_offset=when.timezone_offset,
-        clock_drift_offset=when.clock_drift_offset,
-        conversion_offset=when.conversion_offset,
+        **placed(wizard.device_time, wizard.index, times),
         device_id=identity.device_id,
         bg_input=wizard.bg_input,
         bg_target=BgTarget(low=wizard.target_low, high=wizard.target_high),

@@ -4,7 +4,9 @@ The services protect values with "a CRC-CCITT generator polynomial g(D)=D16+D12+
 seed of 0xFFFF", sent little-endian after the protected bytes. Parameter set used here:
 polynomial 0x1021, initial value 0xFFFF, no reflection, no final XOR (CRC-16/CCITT-FALSE,
 check value 0x29B1). The bit order is an interpretation; tests/vectors/ble/e2e_crc.json
-pins it, and a real sensor capture should confirm it.
+pins it, and a real sensor capture should confirm it. The same CRC frames the t:slim X2's
+messages (``uploader.protocols.tandem``) and the Contour Next Link's NGP messages
+(``uploader.protocols.ngp``).
 """
 
 from __future__ import annotations

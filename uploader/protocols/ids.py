@@ -37,7 +37,12 @@ import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from uploader.protocols.ble_time import DATE_TIME_SIZE, DST_MINUTES, decode_date_time
+from uploader.protocols.ble_time import (
+    DATE_TIME_SIZE,
+    DST_MINUTES,
+    TIME_ZONE_UNKNOWN,
+    decode_date_time,
+)
 from uploader.protocols.e2e_crc import append_crc, crc16
 from uploader.protocols.ieee11073 import decode_sfloat
 
@@ -849,7 +854,7 @@ def _reference_time(r: HistoryRecord) -> ReferenceTime:
         r.relative_offset_s,
         reason,
         utc,
-        None if zone == -128 else zone * 15,
+        None if zone == TIME_ZONE_UNKNOWN else zone * 15,
         DST_MINUTES.get(dst),
     )
     try:

@@ -25,6 +25,7 @@ from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from uploader.errors import ProtocolError
+from uploader.protocols import e2e_crc
 from uploader.protocols.minimed_errors import MessageCorrupted, WrongLinkKey
 
 INITIALIZE = 0x01
@@ -54,13 +55,9 @@ JOINED_SIZE = 42
 NOT_JOINED_SIZE = 9
 
 
-def crc16_ccitt(data: bytes, crc: int = 0xFFFF) -> int:
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-    return crc
+crc16_ccitt = e2e_crc.crc16
+"""CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF): the same CRC as the Bluetooth
+services' E2E-CRC."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ import hmac
 import struct
 from dataclasses import dataclass
 
+from uploader.protocols import e2e_crc
+
 DEFAULT_CHUNK_SIZE = 18
 CONTROL_CHUNK_SIZE = 40
 SIGNATURE_SIZE = 24
@@ -41,15 +43,9 @@ class FrameError(ValueError):
     """Bytes from the pump that break the framing (CRC, length, chunk order, signature)."""
 
 
-def crc16(data: bytes) -> int:
-    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) as the pump computes it."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
+crc16 = e2e_crc.crc16
+"""CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) as the pump computes it: the same CRC as the
+Bluetooth services' E2E-CRC."""
 
 
 @dataclass(frozen=True)

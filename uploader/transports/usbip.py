@@ -24,7 +24,6 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import usb.backend
 from usb.core import USBError, USBTimeoutError
@@ -625,8 +624,3 @@ class UsbipBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     def attach_kernel_driver(self, dev_handle: UsbipSession, intf: int) -> None:
         pass
-
-
-def usbip_backend(url: str) -> Any:
-    """The backend for ``usbip://HOST:PORT/BUSID``."""
-    return UsbipBackend(parse_usbip_url(url))
